@@ -1,0 +1,439 @@
+/**
+ * The CPU backend: every primitive of the Backend interface over plain typed arrays.
+ *
+ * Handles are the typed arrays themselves (Float32Array for float32, Int32Array for int32), so
+ * CPU tensors are ordinary garbage-collected memory: nothing to dispose. A float64 instance
+ * (`new CpuBackend({ precision: 'float64' })`) stores float tensors in Float64Array; gradCheck
+ * uses it to take finite differences without float32 rounding.
+ */
+import type { Backend, BinaryOp, ConvGeometry, DType, DataHandle, HostArray, MatmulSpec, ReduceOp, UnaryOp } from '../backend.js';
+import { IndexError } from '../errors.js';
+import { broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
+import { gemmRows } from './gemm.js';
+import { collapseDims, compileStrided } from './strided-kernel.js';
+import { ThreadPool } from './thread-pool.js';
+
+type Arr = Float32Array | Float64Array | Int32Array;
+type FArr = Float32Array | Float64Array;
+
+const UNARY: Record<UnaryOp, string> = {
+  neg: '-x',
+  exp: 'Math.exp(x)',
+  log: 'Math.log(x)',
+  sqrt: 'Math.sqrt(x)',
+  abs: 'Math.abs(x)',
+  sign: 'x > 0 ? 1 : x < 0 ? -1 : 0',
+  relu: 'x > 0 ? x : 0',
+  sigmoid: '1 / (1 + Math.exp(-x))',
+  tanh: 'Math.tanh(x)',
+  erf: 'erf(x)',
+  gelu: '0.5 * x * (1 + erf(x * Math.SQRT1_2))',
+  sin: 'Math.sin(x)',
+  cos: 'Math.cos(x)',
+  square: 'x * x',
+  reciprocal: '1 / x',
+  floor: 'Math.floor(x)',
+  isFinite: 'Number.isFinite(x) ? 1 : 0',
+};
+
+const BINARY: Record<BinaryOp, string> = {
+  add: 'x + y',
+  sub: 'x - y',
+  mul: 'x * y',
+  div: 'x / y',
+  pow: 'Math.pow(x, y)',
+  // NaN propagates, as in torch.maximum.
+  maximum: 'x > y || x !== x ? x : y',
+  minimum: 'x < y || x !== x ? x : y',
+  eq: 'x === y ? 1 : 0',
+  ne: 'x !== y ? 1 : 0',
+  lt: 'x < y ? 1 : 0',
+  le: 'x <= y ? 1 : 0',
+  gt: 'x > y ? 1 : 0',
+  ge: 'x >= y ? 1 : 0',
+};
+
+const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+
+export interface CpuBackendOptions {
+  /** Storage of float tensors: 'float32' (default) or 'float64' (for gradient checks). */
+  precision?: 'float32' | 'float64';
+  /** Threads for large matmuls: a number, or 'auto' (the available cores; the default). 1 disables the pool. */
+  threads?: number | 'auto';
+  /** Products with at least this many multiply-adds use the pool (default 2^20). */
+  parallelThreshold?: number;
+}
+
+export class CpuBackend implements Backend {
+  readonly name: string;
+  readonly precision: 'float32' | 'float64';
+  private readonly F: typeof Float32Array | typeof Float64Array;
+  private pool: ThreadPool | null | undefined;
+  private readonly threads: number | 'auto';
+  private readonly parallelThreshold: number;
+
+  constructor(opts: CpuBackendOptions = {}) {
+    this.precision = opts.precision ?? 'float32';
+    this.name = this.precision === 'float64' ? 'cpu64' : 'cpu';
+    this.F = this.precision === 'float64' ? Float64Array : Float32Array;
+    this.threads = opts.threads ?? 'auto';
+    this.parallelThreshold = opts.parallelThreshold ?? 1 << 20;
+  }
+
+  /** Threads a large matmul runs on (1 where workers or SharedArrayBuffer are unavailable). */
+  get threadCount(): number {
+    return this.getPool()?.size ?? 1;
+  }
+
+  private getPool(): ThreadPool | null {
+    if (this.pool === undefined) {
+      this.pool = this.threads === 1 ? null : ThreadPool.create(this.threads === 'auto' ? undefined : this.threads);
+    }
+    return this.pool;
+  }
+
+  private alloc(size: number, dtype: DType): Arr {
+    return dtype === 'int32' ? new Int32Array(size) : new this.F(size);
+  }
+
+  // --- memory -------------------------------------------------------------------------------
+
+  fromArray(values: ArrayLike<number>, dtype: DType): DataHandle {
+    const out = this.alloc(values.length, dtype);
+    if (ArrayBuffer.isView(values)) out.set(values as Arr);
+    else for (let i = 0; i < values.length; i++) out[i] = values[i]!;
+    return out;
+  }
+
+  read(x: DataHandle, size: number, dtype: DType): HostArray {
+    const a = x as Arr;
+    if (a.length !== size) throw new Error(`cpu.read: handle holds ${a.length} values, expected ${size}`);
+    return dtype === 'int32' ? Int32Array.from(a as Int32Array) : (a as FArr).slice();
+  }
+
+  full(size: number, value: number, dtype: DType): DataHandle {
+    return this.alloc(size, dtype).fill(value);
+  }
+
+  cast(x: DataHandle, _size: number, _from: DType, to: DType): DataHandle {
+    const a = x as Arr;
+    const out = this.alloc(a.length, to);
+    if (to === 'int32') for (let i = 0; i < a.length; i++) out[i] = Math.trunc(a[i]!);
+    else out.set(a);
+    return out;
+  }
+
+  // --- elementwise --------------------------------------------------------------------------
+
+  unary(op: UnaryOp, x: DataHandle, size: number, dtype: DType): DataHandle {
+    const out = this.alloc(size, op === 'isFinite' ? 'int32' : dtype);
+    compileStrided(1, UNARY[op])([size], [out, x as Arr], [0, 0], [[1], [1]]);
+    return out;
+  }
+
+  binary(op: BinaryOp, a: DataHandle, aShape: Shape, b: DataHandle, bShape: Shape, outShape: Shape, dtype: DType): DataHandle {
+    const out = this.alloc(sizeOf(outShape), COMPARISONS.has(op) ? 'int32' : dtype);
+    this.strided(compileStrided(2, BINARY[op]), outShape, out, [[a as Arr, aShape], [b as Arr, bShape]]);
+    return out;
+  }
+
+  where(cond: DataHandle, cShape: Shape, a: DataHandle, aShape: Shape, b: DataHandle, bShape: Shape, outShape: Shape, dtype: DType): DataHandle {
+    const out = this.alloc(sizeOf(outShape), dtype);
+    this.strided(compileStrided(3, 'x !== 0 ? y : z'), outShape, out, [[cond as Arr, cShape], [a as Arr, aShape], [b as Arr, bShape]]);
+    return out;
+  }
+
+  /** Runs a compiled loop writing contiguous `out` and reading each input broadcast to outShape. */
+  private strided(kernel: ReturnType<typeof compileStrided>, outShape: Shape, out: Arr, inputs: Array<[Arr, Shape]>): void {
+    const { dims, strides } = collapseDims(outShape, [stridesOf(outShape), ...inputs.map(([, s]) => broadcastStrides(s, outShape))]);
+    kernel(dims, [out, ...inputs.map(([x]) => x)], new Array(inputs.length + 1).fill(0), strides);
+  }
+
+  // --- reductions ---------------------------------------------------------------------------
+
+  reduce(op: ReduceOp, x: DataHandle, outer: number, len: number, inner: number, dtype: DType): DataHandle {
+    const a = x as Arr;
+    const isArg = op === 'argmax' || op === 'argmin';
+    const out = this.alloc(outer * inner, isArg ? 'int32' : dtype);
+    if (len === 0) {
+      if (op !== 'sum') throw new IndexError(op, 'cannot reduce over an empty axis');
+      return out;
+    }
+    const acc = new Float64Array(inner);
+    const best = new Int32Array(inner);
+    for (let o = 0; o < outer; o++) {
+      const base = o * len * inner;
+      if (op === 'sum') {
+        if (inner === 1) {
+          let s = 0;
+          for (let l = 0; l < len; l++) s += a[base + l]!;
+          out[o] = s;
+          continue;
+        }
+        acc.fill(0);
+        for (let l = 0; l < len; l++) {
+          const row = base + l * inner;
+          for (let i = 0; i < inner; i++) acc[i] += a[row + i]!;
+        }
+      } else {
+        // max/min and their positions; the first extreme wins ties, NaN counts as the extreme.
+        const wantMax = op === 'max' || op === 'argmax';
+        for (let i = 0; i < inner; i++) {
+          acc[i] = a[base + i]!;
+          best[i] = 0;
+        }
+        for (let l = 1; l < len; l++) {
+          const row = base + l * inner;
+          for (let i = 0; i < inner; i++) {
+            const v = a[row + i]!;
+            const cur = acc[i]!;
+            if (cur !== cur) continue;
+            if (v !== v || (wantMax ? v > cur : v < cur)) {
+              acc[i] = v;
+              best[i] = l;
+            }
+          }
+        }
+      }
+      const dst = o * inner;
+      if (isArg) out.set(best, dst);
+      else for (let i = 0; i < inner; i++) out[dst + i] = acc[i]!;
+    }
+    return out;
+  }
+
+  // --- linear algebra -----------------------------------------------------------------------
+
+  matmul(a: DataHandle, b: DataHandle, s: MatmulSpec): DataHandle {
+    const A = a as FArr, B = b as FArr;
+    const out = this.alloc(s.batch * s.m * s.n, 'float32') as FArr;
+    // Element (i, p) of op(A) sits at i·ars + p·acs; (p, j) of op(B) at p·brs + j·bcs.
+    const ars = s.transA ? 1 : s.k, acs = s.transA ? s.m : 1;
+    const brs = s.transB ? 1 : s.n, bcs = s.transB ? s.k : 1;
+    const work = s.batch * s.m * s.n * s.k;
+    const pool = work >= this.parallelThreshold ? this.getPool() : null;
+    if (pool) {
+      pool.gemm({ batch: s.batch, m: s.m, n: s.n, k: s.k, aOff: 0, ars, acs, brs, bcs, aBatchStride: s.aBatchStride, bBatchStride: s.bBatchStride }, A, B, out);
+      return out;
+    }
+    for (let q = 0; q < s.batch; q++) {
+      gemmRows(s.m, s.n, s.k, A, q * s.aBatchStride, ars, acs, B, q * s.bBatchStride, brs, bcs, out, q * s.m * s.n, s.n, 0, s.m);
+    }
+    return out;
+  }
+
+  // --- movement -----------------------------------------------------------------------------
+
+  permute(x: DataHandle, shape: Shape, perm: readonly number[], dtype: DType): DataHandle {
+    const inStrides = stridesOf(shape);
+    const outShape = perm.map((p) => shape[p]!);
+    const out = this.alloc(sizeOf(shape), dtype);
+    const { dims, strides } = collapseDims(outShape, [stridesOf(outShape), perm.map((p) => inStrides[p]!)]);
+    compileStrided(1, 'x')(dims, [out, x as Arr], [0, 0], strides);
+    return out;
+  }
+
+  broadcastTo(x: DataHandle, shape: Shape, outShape: Shape, dtype: DType): DataHandle {
+    const out = this.alloc(sizeOf(outShape), dtype);
+    this.strided(compileStrided(1, 'x'), outShape, out, [[x as Arr, shape]]);
+    return out;
+  }
+
+  slice(x: DataHandle, shape: Shape, begin: readonly number[], step: readonly number[], outShape: Shape, dtype: DType): DataHandle {
+    const st = stridesOf(shape);
+    const out = this.alloc(sizeOf(outShape), dtype);
+    let off = 0;
+    for (let d = 0; d < shape.length; d++) off += begin[d]! * st[d]!;
+    const { dims, strides } = collapseDims(outShape, [stridesOf(outShape), st.map((s, d) => s * step[d]!)]);
+    compileStrided(1, 'x')(dims, [out, x as Arr], [0, off], strides);
+    return out;
+  }
+
+  sliceScatter(x: DataHandle, shape: Shape, begin: readonly number[], step: readonly number[], outShape: Shape, fill: number, dtype: DType): DataHandle {
+    const st = stridesOf(outShape);
+    const out = this.alloc(sizeOf(outShape), dtype);
+    if (fill !== 0) out.fill(fill);
+    let off = 0;
+    for (let d = 0; d < outShape.length; d++) off += begin[d]! * st[d]!;
+    const { dims, strides } = collapseDims(shape, [st.map((s, d) => s * step[d]!), stridesOf(shape)]);
+    compileStrided(1, 'x')(dims, [out, x as Arr], [off, 0], strides);
+    return out;
+  }
+
+  concat(xs: readonly DataHandle[], outer: number, lens: readonly number[], inner: number, dtype: DType): DataHandle {
+    const total = lens.reduce((s, l) => s + l, 0);
+    const out = this.alloc(outer * total * inner, dtype);
+    let col = 0;
+    xs.forEach((h, i) => {
+      const a = h as Arr;
+      const block = lens[i]! * inner;
+      for (let o = 0; o < outer; o++) out.set(a.subarray(o * block, (o + 1) * block), (o * total + col) * inner);
+      col += lens[i]!;
+    });
+    return out;
+  }
+
+  // --- indexing -----------------------------------------------------------------------------
+
+  private checkIndex(op: string, v: number, len: number): void {
+    if (v < 0 || v >= len) throw new IndexError(op, `index ${v} is out of range for an axis of size ${len}`);
+  }
+
+  gather(x: DataHandle, outer: number, len: number, inner: number, index: DataHandle, idxLen: number, dtype: DType): DataHandle {
+    const a = x as Arr, idx = index as Int32Array;
+    const out = this.alloc(outer * idxLen * inner, dtype);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < idxLen; j++) {
+        const r = (o * idxLen + j) * inner;
+        for (let i = 0; i < inner; i++) {
+          const v = idx[r + i]!;
+          this.checkIndex('gather', v, len);
+          out[r + i] = a[(o * len + v) * inner + i]!;
+        }
+      }
+    }
+    return out;
+  }
+
+  scatterAdd(base: DataHandle, outer: number, len: number, inner: number, index: DataHandle, src: DataHandle, idxLen: number, dtype: DType): DataHandle {
+    const out = this.alloc(outer * len * inner, dtype);
+    out.set(base as Arr);
+    const idx = index as Int32Array, s = src as Arr;
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < idxLen; j++) {
+        const r = (o * idxLen + j) * inner;
+        for (let i = 0; i < inner; i++) {
+          const v = idx[r + i]!;
+          this.checkIndex('scatterAdd', v, len);
+          out[(o * len + v) * inner + i] += s[r + i]!;
+        }
+      }
+    }
+    return out;
+  }
+
+  indexSelect(x: DataHandle, outer: number, len: number, inner: number, index: DataHandle, idxLen: number, dtype: DType): DataHandle {
+    const a = x as Arr, idx = index as Int32Array;
+    const out = this.alloc(outer * idxLen * inner, dtype);
+    for (let j = 0; j < idxLen; j++) this.checkIndex('indexSelect', idx[j]!, len);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < idxLen; j++) {
+        const from = (o * len + idx[j]!) * inner;
+        out.set(a.subarray(from, from + inner), (o * idxLen + j) * inner);
+      }
+    }
+    return out;
+  }
+
+  indexAdd(base: DataHandle, outer: number, len: number, inner: number, index: DataHandle, src: DataHandle, idxLen: number, dtype: DType): DataHandle {
+    const out = this.alloc(outer * len * inner, dtype);
+    out.set(base as Arr);
+    const idx = index as Int32Array, s = src as Arr;
+    for (let j = 0; j < idxLen; j++) this.checkIndex('indexAdd', idx[j]!, len);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < idxLen; j++) {
+        const to = (o * len + idx[j]!) * inner;
+        const from = (o * idxLen + j) * inner;
+        for (let i = 0; i < inner; i++) out[to + i] += s[from + i]!;
+      }
+    }
+    return out;
+  }
+
+  topk(x: DataHandle, rows: number, cols: number, k: number, largest: boolean, dtype: DType): { values: DataHandle; indices: DataHandle } {
+    const a = x as Arr;
+    const values = this.alloc(rows * k, dtype);
+    const indices = new Int32Array(rows * k);
+    // `before(u, v)`: value u ranks ahead of v. NaN ranks first when largest (as in torch.topk).
+    const before = largest
+      ? (u: number, v: number) => u > v || (u !== u && v === v)
+      : (u: number, v: number) => u < v || (u !== u && v === v);
+    const order = new Int32Array(cols);
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      if (k <= 32) {
+        // Insertion into a sorted buffer of k: O(cols·k) worst case, ~O(cols) for typical data.
+        let filled = 0;
+        for (let c = 0; c < cols; c++) {
+          const v = a[base + c]!;
+          if (filled === k && !before(v, values[r * k + k - 1]!)) continue;
+          let pos = filled < k ? filled++ : k - 1;
+          while (pos > 0 && before(v, values[r * k + pos - 1]!)) {
+            values[r * k + pos] = values[r * k + pos - 1]!;
+            indices[r * k + pos] = indices[r * k + pos - 1]!;
+            pos--;
+          }
+          values[r * k + pos] = v;
+          indices[r * k + pos] = c;
+        }
+      } else {
+        for (let c = 0; c < cols; c++) order[c] = c;
+        const sorted = Array.from(order).sort((i, j) => {
+          const u = a[base + i]!, v = a[base + j]!;
+          return before(u, v) ? -1 : before(v, u) ? 1 : i - j;
+        });
+        for (let q = 0; q < k; q++) {
+          indices[r * k + q] = sorted[q]!;
+          values[r * k + q] = a[base + sorted[q]!]!;
+        }
+      }
+    }
+    return { values, indices };
+  }
+
+  // --- convolution --------------------------------------------------------------------------
+
+  im2col(x: DataHandle, g: ConvGeometry): DataHandle {
+    const src = x as FArr;
+    const P = g.n * g.oh * g.ow;
+    const out = this.alloc(g.c * g.kh * g.kw * P, 'float32') as FArr;
+    for (let c = 0; c < g.c; c++) {
+      for (let ki = 0; ki < g.kh; ki++) {
+        for (let kj = 0; kj < g.kw; kj++) {
+          const row = ((c * g.kh + ki) * g.kw + kj) * P;
+          for (let n = 0; n < g.n; n++) {
+            const plane = (n * g.c + c) * g.h * g.w;
+            for (let oy = 0; oy < g.oh; oy++) {
+              const iy = oy * g.strideH - g.padH + ki * g.dilationH;
+              const dst = row + (n * g.oh + oy) * g.ow;
+              if (iy < 0 || iy >= g.h) continue; // stays zero (padding)
+              const srow = plane + iy * g.w;
+              for (let ox = 0; ox < g.ow; ox++) {
+                const ix = ox * g.strideW - g.padW + kj * g.dilationW;
+                if (ix >= 0 && ix < g.w) out[dst + ox] = src[srow + ix]!;
+              }
+            }
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  col2im(cols: DataHandle, g: ConvGeometry): DataHandle {
+    const src = cols as FArr;
+    const P = g.n * g.oh * g.ow;
+    const out = this.alloc(g.n * g.c * g.h * g.w, 'float32') as FArr;
+    for (let c = 0; c < g.c; c++) {
+      for (let ki = 0; ki < g.kh; ki++) {
+        for (let kj = 0; kj < g.kw; kj++) {
+          const row = ((c * g.kh + ki) * g.kw + kj) * P;
+          for (let n = 0; n < g.n; n++) {
+            const plane = (n * g.c + c) * g.h * g.w;
+            for (let oy = 0; oy < g.oh; oy++) {
+              const iy = oy * g.strideH - g.padH + ki * g.dilationH;
+              if (iy < 0 || iy >= g.h) continue;
+              const s = row + (n * g.oh + oy) * g.ow;
+              const drow = plane + iy * g.w;
+              for (let ox = 0; ox < g.ow; ox++) {
+                const ix = ox * g.strideW - g.padW + kj * g.dilationW;
+                if (ix >= 0 && ix < g.w) out[drow + ix] += src[s + ox]!;
+              }
+            }
+          }
+        }
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Indexing: gather/scatterAdd (per-element indices, as in PyTorch), indexSelect/indexAdd (one list
+ * of indices for a whole axis), topk and oneHot. Reading by index and adding by index are each
+ * other's adjoints, so each op's gradient is its partner.
+ */
+import type { DType } from '../backend.js';
+import { checkForward, record } from '../autograd.js';
+import { IndexError, ShapeError, fmtShape } from '../errors.js';
+import { normalizeAxis, sizeOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { fromHandle, handleOn, requireInt } from './util.js';
+
+/** [outer, len, inner] around `axis`. */
+function around(shape: readonly number[], axis: number): [number, number, number] {
+  return [sizeOf(shape.slice(0, axis)), shape[axis]!, sizeOf(shape.slice(axis + 1))];
+}
+
+function checkSameOutside(op: string, a: readonly number[], b: readonly number[], axis: number, what: string): void {
+  if (a.length !== b.length || a.some((d, i) => i !== axis && d !== b[i])) {
+    throw new ShapeError(op, `${what} ${fmtShape(b)} must match ${fmtShape(a)} on every axis but ${axis}`);
+  }
+}
+
+/**
+ * torch.gather: out[…, j, …] = x[…, index[…, j, …], …] along `axis`; index has x's shape except
+ * along `axis`. ∂: the gradient is added back where it was read (scatterAdd).
+ */
+export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
+  requireInt('gather', index);
+  const a = normalizeAxis('gather', axis, x.ndim);
+  checkSameOutside('gather', x.shape, index.shape, a, 'index of shape');
+  const [outer, len, inner] = around(x.shape, a);
+  const h = x.backend.gather(x.handle, outer, len, inner, handleOn(index, x.backend), index.shape[a]!, x.dtype);
+  const y = fromHandle(h, index.shape, x.dtype, x.backend);
+  return record('gather', y, [x], (g) => [scatterAdd(x.zerosLike(), a, index, g)]);
+}
+
+/**
+ * torch.scatter_add: a copy of x with src[…, j, …] added at x[…, index[…, j, …], …].
+ * ∂x = g; ∂src = gather(g, index).
+ */
+export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor): Tensor {
+  requireInt('scatterAdd', index);
+  const a = normalizeAxis('scatterAdd', axis, x.ndim);
+  checkSameOutside('scatterAdd', x.shape, index.shape, a, 'index of shape');
+  if (src.shape.length !== index.shape.length || src.shape.some((d, i) => d !== index.shape[i])) {
+    throw new ShapeError('scatterAdd', `src ${fmtShape(src.shape)} must have the shape of index ${fmtShape(index.shape)}`);
+  }
+  const [outer, len, inner] = around(x.shape, a);
+  const b = x.backend;
+  const h = b.scatterAdd(x.handle, outer, len, inner, handleOn(index, b), handleOn(src, b), index.shape[a]!, x.dtype);
+  const y = fromHandle(h, x.shape, x.dtype, b);
+  return record('scatterAdd', y, [x, src], (g) => [g, gather(g, a, index)]);
+}
+
+/** torch.index_select: the entries `index` (1-D int32) along `axis`. ∂: indexAdd of the gradient. */
+export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
+  requireInt('indexSelect', index);
+  if (index.ndim !== 1) throw new ShapeError('indexSelect', `index must be 1-D, got ${fmtShape(index.shape)}`);
+  const a = normalizeAxis('indexSelect', axis, x.ndim);
+  const [outer, len, inner] = around(x.shape, a);
+  const n = index.shape[0]!;
+  const h = x.backend.indexSelect(x.handle, outer, len, inner, handleOn(index, x.backend), n, x.dtype);
+  const y = fromHandle(h, x.shape.map((d, i) => (i === a ? n : d)), x.dtype, x.backend);
+  return record('indexSelect', y, [x], (g) => [indexAdd(x.zerosLike(), a, index, g)]);
+}
+
+/** torch.index_add: a copy of x with src's j-th slice along `axis` added at index[j]. */
+export function indexAdd(x: Tensor, axis: number, index: Tensor, src: Tensor): Tensor {
+  requireInt('indexAdd', index);
+  const a = normalizeAxis('indexAdd', axis, x.ndim);
+  if (index.ndim !== 1) throw new ShapeError('indexAdd', `index must be 1-D, got ${fmtShape(index.shape)}`);
+  checkSameOutside('indexAdd', x.shape, src.shape, a, 'src of shape');
+  if (src.shape[a] !== index.shape[0]) {
+    throw new ShapeError('indexAdd', `src has ${src.shape[a]} entries along axis ${a}, index has ${index.shape[0]}`);
+  }
+  const [outer, len, inner] = around(x.shape, a);
+  const b = x.backend;
+  const h = b.indexAdd(x.handle, outer, len, inner, handleOn(index, b), handleOn(src, b), index.shape[0]!, x.dtype);
+  const y = fromHandle(h, x.shape, x.dtype, b);
+  return record('indexAdd', y, [x, src], (g) => [g, indexSelect(g, a, index)]);
+}
+
+/**
+ * The k largest (or smallest) entries along `axis`, sorted, with their int32 positions. Only the
+ * values carry a gradient: each selected entry receives its own (selection is held fixed).
+ */
+export function topk(x: Tensor, k: number, axis = -1, largest = true): { values: Tensor; indices: Tensor } {
+  const a = normalizeAxis('topk', axis, x.ndim);
+  const n = x.ndim === 0 ? 1 : x.shape[a]!;
+  if (!Number.isInteger(k) || k < 0 || k > n) {
+    throw new IndexError('topk', `k = ${k} is out of range for an axis of size ${n} (shape ${fmtShape(x.shape)})`);
+  }
+  // The backend works on rows; bring the axis last.
+  const last = x.ndim - 1;
+  const perm = x.shape.map((_, i) => (i === a ? last : i === last ? a : i));
+  const xt = a === last ? x : x.detach().permute(perm);
+  const rows = x.size / Math.max(n, 1);
+  const { values, indices } = x.backend.topk(xt.handle, rows, n, k, largest, x.dtype);
+  const shapeT = [...xt.shape.slice(0, -1), k];
+  let v = fromHandle(values, shapeT, x.dtype, x.backend);
+  let idx = fromHandle(indices, shapeT, 'int32', x.backend);
+  if (a !== last) {
+    v = v.permute(perm);
+    idx = idx.permute(perm);
+  }
+  checkForward('topk', v, [x]);
+  const selected = idx;
+  v = record('topk', v, [x], (g) => [scatterAdd(x.zerosLike(), a, selected, g)]);
+  return { values: v, indices: idx };
+}
+
+/** One-hot rows: out[..., c] = 1 where indices[...] = c. int32 by default, as in PyTorch. */
+export function oneHot(indices: Tensor, numClasses: number, dtype: DType = 'int32'): Tensor {
+  requireInt('oneHot', indices);
+  const b = indices.backend;
+  const flat = b.read(indices.handle, indices.size, 'int32');
+  const out = new Int32Array(indices.size * numClasses);
+  for (let i = 0; i < flat.length; i++) {
+    const c = flat[i]!;
+    if (c < 0 || c >= numClasses) throw new IndexError('oneHot', `class ${c} is out of range for numClasses = ${numClasses}`);
+    out[i * numClasses + c] = 1;
+  }
+  const y = fromHandle(b.fromArray(out, 'int32'), [...indices.shape, numClasses], 'int32', b);
+  return dtype === 'int32' ? y : y.float();
+}

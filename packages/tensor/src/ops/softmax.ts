@@ -1,0 +1,33 @@
+/**
+ * softmax and logSoftmax along an axis, each one node with its own gradient (cheaper and more
+ * exact than the graph of its parts).
+ *
+ *   y = softmax(x):     ∂L/∂x = y ⊙ (g − Σ g⊙y)          (the Jacobian is diag(y) − y yᵀ)
+ *   y = logSoftmax(x):  ∂L/∂x = g − softmax(x) ⊙ Σ g      (the Jacobian is I − 1·softmax(x)ᵀ)
+ *
+ * Both subtract the row max first, so logits of ±1e4 neither overflow nor lose the answer.
+ */
+import { noGrad, record } from '../autograd.js';
+import { normalizeAxis } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { requireFloat } from './util.js';
+
+export function softmax(x: Tensor, axis = -1): Tensor {
+  requireFloat('softmax', x);
+  const a = normalizeAxis('softmax', axis, x.ndim);
+  const y = noGrad(() => {
+    const e = x.sub(x.max(a, true)).exp();
+    return e.div(e.sum(a, true));
+  });
+  return record('softmax', y, [x], (g) => [y.mul(g.sub(g.mul(y).sum(a, true)))]);
+}
+
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  requireFloat('logSoftmax', x);
+  const a = normalizeAxis('logSoftmax', axis, x.ndim);
+  const y = noGrad(() => {
+    const shifted = x.sub(x.max(a, true));
+    return shifted.sub(shifted.exp().sum(a, true).log());
+  });
+  return record('logSoftmax', y, [x], (g) => [g.sub(y.exp().mul(g.sum(a, true)))]);
+}

@@ -1,0 +1,87 @@
+/** Shape arithmetic shared by the ops: sizes, strides, axes and NumPy broadcasting. */
+import { ShapeError, fmtShape } from './errors.js';
+
+export type Shape = readonly number[];
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major strides: the step in elements for one index step along each axis. */
+export function stridesOf(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+export function shapesEqual(a: Shape, b: Shape): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Resolves a possibly negative axis against a rank; `-1` is the last axis. */
+export function normalizeAxis(op: string, axis: number, rank: number): number {
+  const r = Math.max(rank, 1);
+  if (!Number.isInteger(axis) || axis < -r || axis >= r) {
+    throw new ShapeError(op, `axis ${axis} is out of range for a tensor of rank ${rank}`);
+  }
+  return axis < 0 ? axis + r : axis;
+}
+
+/** Resolves `axis` (a number, a list, or undefined for all axes) into sorted unique axes. */
+export function normalizeAxes(op: string, axis: number | readonly number[] | undefined, rank: number): number[] {
+  if (axis === undefined) return Array.from({ length: rank }, (_, i) => i);
+  const list = typeof axis === 'number' ? [axis] : axis;
+  const out = [...new Set(list.map((a) => normalizeAxis(op, a, rank)))].sort((x, y) => x - y);
+  if (out.length !== list.length) throw new ShapeError(op, `repeated axis in ${JSON.stringify(list)}`);
+  return out;
+}
+
+/**
+ * NumPy broadcasting: align shapes at the right; each pair of sizes must be equal or contain a 1.
+ */
+export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    for (let i = 0; i < s.length; i++) {
+      const o = rank - s.length + i;
+      const d = s[i]!;
+      if (d === out[o] || d === 1) continue;
+      if (out[o] === 1) out[o] = d;
+      else {
+        throw new ShapeError(
+          op,
+          `shapes ${shapes.map(fmtShape).join(' and ')} cannot be broadcast: size ${d} against ${out[o]} at axis ${o - rank}`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The strides with which a tensor of `shape` is read when broadcast to `outShape`: 0 along axes
+ * it is repeated over. Used by the backends' broadcasting kernels.
+ */
+export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
+  const st = stridesOf(shape);
+  const out = new Array<number>(outShape.length).fill(0);
+  const off = outShape.length - shape.length;
+  for (let i = 0; i < shape.length; i++) out[off + i] = shape[i] === 1 ? 0 : st[i]!;
+  return out;
+}
+
+/** Checks that every entry is a non-negative integer. */
+export function assertValidShape(op: string, shape: Shape): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new ShapeError(op, `invalid shape ${fmtShape(shape)}: sizes must be non-negative integers`);
+  }
+}
