@@ -206,16 +206,16 @@ export class CpuBackend implements Backend {
 
   matmul(a: DataHandle, b: DataHandle, s: MatmulSpec): DataHandle {
     const A = a as FArr, B = b as FArr;
-    const out = this.alloc(s.batch * s.m * s.n, 'float32') as FArr;
     // Element (i, p) of op(A) sits at i·ars + p·acs; (p, j) of op(B) at p·brs + j·bcs.
     const ars = s.transA ? 1 : s.k, acs = s.transA ? s.m : 1;
     const brs = s.transB ? 1 : s.n, bcs = s.transB ? s.k : 1;
     const work = s.batch * s.m * s.n * s.k;
-    const pool = work >= this.parallelThreshold ? this.getPool() : null;
+    const pool = work >= this.parallelThreshold && Math.max(s.m, s.n) >= 8 ? this.getPool() : null;
     if (pool) {
-      pool.gemm({ batch: s.batch, m: s.m, n: s.n, k: s.k, aOff: 0, ars, acs, brs, bcs, aBatchStride: s.aBatchStride, bBatchStride: s.bBatchStride }, A, B, out);
-      return out;
+      const job = { batch: s.batch, m: s.m, n: s.n, k: s.k, aOff: 0, ars, acs, brs, bcs, aBatchStride: s.aBatchStride, bBatchStride: s.bBatchStride };
+      return pool.gemm(job, A, B, this.precision === 'float64');
     }
+    const out = this.alloc(s.batch * s.m * s.n, 'float32') as FArr;
     for (let q = 0; q < s.batch; q++) {
       gemmRows(s.m, s.n, s.k, A, q * s.aBatchStride, ars, acs, B, q * s.bBatchStride, brs, bcs, out, q * s.m * s.n, s.n, 0, s.m);
     }

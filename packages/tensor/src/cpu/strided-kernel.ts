@@ -10,17 +10,23 @@
  */
 
 /** Expression helpers visible to generated code. */
-function erf(x: number): number {
+function erfcFit(z: number): number {
   // Numerical Recipes' erfc approximation (fractional error < 1.2e-7 everywhere).
-  const z = Math.abs(x);
   const t = 1 / (1 + 0.5 * z);
-  const r =
+  return (
     t *
     Math.exp(
       -z * z - 1.26551223 +
         t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 +
         t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
+    )
+  );
+}
+// The fit gives erfc(0) = e^(3e-8), not 1: divided out so erf(0) = 0 and erf is continuous at 0
+// (otherwise erf(x) < 0 for tiny x > 0 and its numeric derivative at 0 is off by 3%).
+const ERFC_FIT_AT_0 = erfcFit(0);
+function erf(x: number): number {
+  const r = erfcFit(Math.abs(x)) / ERFC_FIT_AT_0;
   return x >= 0 ? 1 - r : r - 1;
 }
 export { erf };

@@ -104,42 +104,40 @@ export class ThreadPool {
   }
 
   /**
-   * Computes the batched product into `c` (length batch·m·n). `a` and `b` hold the operands in
-   * the layout the strides of `job` describe.
+   * Computes the batched product and returns it (length batch·m·n) in a typed array over shared
+   * memory, so no copy is needed on the way out. `a` and `b` hold the operands in the layout the
+   * strides of `job` describe; operands already in shared memory are not copied on the way in.
    */
-  gemm(job: GemmJob, a: Float32Array | Float64Array, b: Float32Array | Float64Array, c: Float32Array | Float64Array): void {
-    const f64 = c instanceof Float64Array;
+  gemm(job: GemmJob, a: Float32Array | Float64Array, b: Float32Array | Float64Array, f64: boolean): Float32Array | Float64Array {
     const bytes = f64 ? 8 : 4;
     const view = (buf: SharedArrayBuffer) => (f64 ? new Float64Array(buf as unknown as ArrayBuffer) : new Float32Array(buf as unknown as ArrayBuffer));
-    const aBuf = new SharedArrayBuffer(a.length * bytes);
-    const bBuf = new SharedArrayBuffer(b.length * bytes);
-    const cBuf = new SharedArrayBuffer(c.length * bytes);
-    const as = view(aBuf), bs = view(bBuf), cs = view(cBuf);
-    as.set(a);
-    bs.set(b);
+    const share = (x: Float32Array | Float64Array): [SharedArrayBuffer, Float32Array | Float64Array] => {
+      if (x.buffer instanceof SharedArrayBuffer && x.byteOffset === 0 && x.byteLength === x.buffer.byteLength && x.BYTES_PER_ELEMENT === bytes) {
+        return [x.buffer, x];
+      }
+      const buf = new SharedArrayBuffer(x.length * bytes);
+      const v = view(buf);
+      v.set(x);
+      return [buf, v];
+    };
+    const [aBuf, as] = share(a);
+    const [bBuf, bs] = share(b);
+    const cBuf = new SharedArrayBuffer(job.batch * job.m * job.n * bytes);
+    const cs = view(cBuf);
     const ctrl = new Int32Array(new SharedArrayBuffer(4));
     const t = this.size;
-    // Split the larger of m and n; every thread gets a contiguous block.
+    // Split the larger of m and n; every thread gets a contiguous block, a multiple of 4 wide.
     const byRows = job.m >= job.n || job.m >= 4 * t;
     const total = byRows ? job.m : job.n;
-    const parts: Array<[number, number]> = [];
-    for (let i = 0; i < t; i++) {
-      // Row blocks are multiples of 4 so each thread's micro-tiles line up with the single-thread run.
-      const lo = Math.min(total, Math.ceil((total * i) / t / 4) * 4);
-      const hi = i === t - 1 ? total : Math.min(total, Math.ceil((total * (i + 1)) / t / 4) * 4);
-      parts.push([lo, hi]);
-    }
-    const spec = { ...job, n: job.n };
+    const cut = (i: number) => (i === t ? total : Math.min(total, Math.ceil((total * i) / t / 4) * 4));
     const run = (lo: number, hi: number) =>
       byRows
         ? { n: job.n, bOff: 0, cOff: 0, r0: lo, r1: hi }
         : { n: hi - lo, bOff: lo * job.bcs, cOff: lo, r0: 0, r1: job.m };
     for (let i = 1; i < t; i++) {
-      const [lo, hi] = parts[i]!;
-      this.workers[i - 1]!.postMessage({ f64, aBuf, bBuf, cBuf, ctrl: ctrl.buffer, spec, ...run(lo, hi) });
+      this.workers[i - 1]!.postMessage({ f64, aBuf, bBuf, cBuf, ctrl: ctrl.buffer, spec: job, ...run(cut(i), cut(i + 1)) });
     }
-    const [lo, hi] = parts[0]!;
-    const mine = run(lo, hi);
+    const mine = run(0, cut(1));
     for (let q = 0; q < job.batch; q++) {
       gemmRows(job.m, mine.n, job.k, as, q * job.aBatchStride + job.aOff, job.ars, job.acs,
         bs, q * job.bBatchStride + mine.bOff, job.brs, job.bcs, cs, q * job.m * job.n + mine.cOff, job.n, mine.r0, mine.r1);
@@ -149,7 +147,7 @@ export class ThreadPool {
       if (done >= t - 1) break;
       Atomics.wait(ctrl, 0, done, 60_000);
     }
-    c.set(cs);
+    return cs;
   }
 
   /** Stops the workers. */
