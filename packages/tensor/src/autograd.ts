@@ -22,10 +22,14 @@ export interface GradNode {
   inputs: Tensor[];
   /** Gradient of the output ↦ one gradient per input (null where an input needs none). */
   vjp: ((grad: Tensor) => Array<Tensor | null>) | null;
+  /** The inputs' versions when the op ran: an in-place change since then makes its vjp wrong. */
+  versions: number[];
 }
 
 let gradEnabled = true;
 let anomalyMode = false;
+/** While a vjp runs: the op whose gradient is being computed (anomalies are reported against it). */
+let backwardOp: string | null = null;
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -83,19 +87,26 @@ function hasNonFinite(t: Tensor): boolean {
  * Called by every differentiable op right after its forward computation.
  */
 export function record(op: string, out: Tensor, inputs: Tensor[], vjp: (grad: Tensor) => Array<Tensor | null>): Tensor {
-  if (anomalyMode && hasNonFinite(out) && !inputs.some(hasNonFinite)) {
-    throw new AnomalyError(op, 'forward', `produced NaN or Inf from finite inputs (output ${fmtShape(out.shape)})`);
-  }
+  checkForward(op, out, inputs);
   if (gradEnabled && out.dtype === 'float32' && inputs.some((t) => t.requiresGrad)) {
+    if (out.gradFn || inputs.includes(out)) {
+      throw new AutogradError(op, 'record() needs a new output tensor; this one already belongs to the graph (an input, or the output of another op)');
+    }
     out.requiresGrad = true;
-    out.gradFn = { op, inputs, vjp };
+    out.gradFn = { op, inputs, vjp, versions: inputs.map((t) => t.version) };
   }
   return out;
 }
 
-/** Checks the forward output of an op that records no node (non-differentiable outputs). */
+/**
+ * Checks an op's output for NaN/Inf under detectAnomaly. An op that runs inside a vjp is part of
+ * a gradient: the anomaly is reported as the backward of the op being differentiated.
+ */
 export function checkForward(op: string, out: Tensor, inputs: Tensor[]): Tensor {
   if (anomalyMode && hasNonFinite(out) && !inputs.some(hasNonFinite)) {
+    if (backwardOp !== null) {
+      throw new AnomalyError(backwardOp, 'backward', `its gradient produced NaN or Inf from finite values (in '${op}', shape ${fmtShape(out.shape)})`);
+    }
     throw new AnomalyError(op, 'forward', `produced NaN or Inf from finite inputs (output ${fmtShape(out.shape)})`);
   }
   return out;
@@ -128,7 +139,7 @@ function topologicalOrder(root: Tensor): Tensor[] {
 }
 
 export interface BackwardOptions {
-  /** Keep the graph so backward can run through it again. */
+  /** Keep the graph so backward can run through it again (default: the value of createGraph). */
   retainGraph?: boolean;
   /** Record the backward pass itself, for higher-order gradients. */
   createGraph?: boolean;
@@ -158,26 +169,40 @@ export function backward(root: Tensor, grad: Tensor | undefined, opts: BackwardO
       grads.delete(t);
       const node = t.gradFn;
       if (!node) {
-        t.grad = t.grad ? add(t.grad, g) : g;
+        // A leaf gets its own Tensor object, even where one gradient reaches several leaves
+        // (with createGraph, the gradient itself, so its graph stays attached).
+        t.grad = t.grad ? add(t.grad, g) : opts.createGraph ? g : g.detach();
         continue;
       }
       if (!node.vjp) {
         throw new AutogradError('backward', `the graph through '${node.op}' was already released by an earlier backward(); pass { retainGraph: true } to the first call to go through it twice`);
       }
-      const inputGrads = node.vjp(g);
+      node.inputs.forEach((x, i) => {
+        if (x.version !== node.versions[i]) {
+          throw new AutogradError('backward', `input ${i} of '${node.op}' (shape ${fmtShape(x.shape)}) was modified in place by assign() after '${node.op}' used it; its gradient would be wrong`);
+        }
+      });
+      const outer = backwardOp;
+      backwardOp = node.op;
+      let inputGrads: Array<Tensor | null>;
+      try {
+        inputGrads = node.vjp(g);
+      } finally {
+        backwardOp = outer;
+      }
       node.inputs.forEach((x, i) => {
         const gx = inputGrads[i];
         if (!x.requiresGrad || !gx) return;
         if (!shapesEqual(gx.shape, x.shape)) {
           throw new ShapeError(node.op, `gradient for input ${i} has shape ${fmtShape(gx.shape)}, expected ${fmtShape(x.shape)} (a bug in the op's vjp)`);
         }
-        if (anomalyMode && hasNonFinite(gx) && !hasNonFinite(g)) {
+        if (anomalyMode && !backwardOp && hasNonFinite(gx) && !hasNonFinite(g)) {
           throw new AnomalyError(node.op, 'backward', `gradient for input ${i} contains NaN or Inf although the incoming gradient is finite`);
         }
         const prev = grads.get(x);
         grads.set(x, prev ? add(prev, gx) : gx);
       });
-      if (!opts.retainGraph) {
+      if (!(opts.retainGraph ?? opts.createGraph ?? false)) {
         node.vjp = null;
         node.inputs = [];
       }

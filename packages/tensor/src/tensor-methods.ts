@@ -125,6 +125,7 @@ P.assign = function (values) {
     throw new ShapeError('assign', `cannot assign ${values.dtype} ${fmtShape(values.shape)} to ${this.dtype} ${fmtShape(this.shape)}`);
   }
   this.handle = values.backend === this.backend ? values.handle : this.backend.fromArray(values.data(), values.dtype);
+  this.version++;
   return this;
 };
 P.clone = function () {

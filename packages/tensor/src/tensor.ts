@@ -28,6 +28,8 @@ export class Tensor {
   gradFn: GradNode | null = null;
   /** An optional label, shown by toDot. */
   name: string | undefined;
+  /** Bumped by every in-place change (assign); backward() checks it against the recorded one. */
+  version = 0;
 
   /** @internal Use `tensor()` and the creation functions. */
   constructor(
