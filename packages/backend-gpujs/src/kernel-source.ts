@@ -1,0 +1,58 @@
+/**
+ * Source text of the gpu.js kernels, one generator per Backend primitive.
+ *
+ * Every kernel has a 1-D output (one thread per output element) and reads its inputs as flat
+ * arrays. Shapes, strides and sizes are baked into the source as literals, so each distinct
+ * signature compiles once (the backend caches kernels by their source) and loops have the
+ * constant bounds GLSL requires.
+ *
+ * Index arithmetic runs in floats on GL targets: a flat index is split with
+ * q = floor((i + 0.5) / d), which stays exact for indices below 2^23, well beyond the sizes a
+ * texture holds.
+ */
+
+/** Number literal as kernel source; integers get a decimal point so GLSL sees floats throughout. */
+export function lit(v: number): string {
+  if (Number.isNaN(v)) return '(0.0 / 0.0)';
+  if (v === Infinity) return '1e38 * 10.0';
+  if (v === -Infinity) return '-1e38 * 10.0';
+  const s = String(v);
+  return /[.e]/.test(s) ? s : `${s}.0`;
+}
+
+/**
+ * Statements that split the thread's flat index into coordinates c0..c{r-1} over `dims`
+ * (row-major), as float variables.
+ */
+export function unravel(dims: readonly number[], flat = 'this.thread.x'): string {
+  const r = dims.length;
+  if (r === 0) return '';
+  const lines = [`const f${r - 1} = ${flat} + 0.5 - 0.5;`];
+  for (let d = r - 1; d > 0; d--) {
+    lines.push(`const f${d - 1} = Math.floor((f${d} + 0.5) / ${lit(dims[d]!)});`);
+    lines.push(`const c${d} = f${d} - f${d - 1} * ${lit(dims[d]!)};`);
+  }
+  lines.push('const c0 = f0;');
+  return lines.join('\n  ');
+}
+
+/** Σ c_d · stride_d + offset, as a source expression. */
+export function offsetExpr(strides: readonly number[], offset = 0): string {
+  const terms = strides.flatMap((s, d) => (s === 0 ? [] : [s === 1 ? `c${d}` : `c${d} * ${lit(s)}`]));
+  if (offset !== 0 || terms.length === 0) terms.push(lit(offset));
+  return terms.join(' + ');
+}
+
+export function kernel(params: readonly string[], body: string): string {
+  return `function(${params.join(', ')}) {\n  ${body}\n}`;
+}
+
+/** erf for the kernels (gpu.js's Math has none); the same fit the CPU backend uses. */
+export const ERF_SOURCE = `function erfApprox(x) {
+  const z = Math.abs(x);
+  const t = 1.0 / (1.0 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  const r0 = 1.0000000300000005;
+  if (x >= 0.0) { return 1.0 - r / r0; }
+  return r / r0 - 1.0;
+}`;

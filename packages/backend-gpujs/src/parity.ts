@@ -1,0 +1,217 @@
+/**
+ * The parity suite: every Backend primitive, and a small model's loss and gradients, run on a
+ * backend under test and on a reference (the CPU backend), compared within a relative error.
+ *
+ * It is plain library code so the same cases run in vitest (Node: gpu.js's cpu and webasm
+ * targets) and in a browser page (WebGL2), where test/browser.test.ts drives it.
+ *
+ * Error measure: max |a − b| / max(max |a|, 1e-6) per output, i.e. relative to the output's
+ * scale (elementwise relative error is meaningless for entries near zero).
+ */
+import {
+  Generator,
+  conv2d,
+  convTranspose2d,
+  randn,
+  withBackend,
+  type Backend,
+  type ConvGeometry,
+  type DType,
+  type HostArray,
+  type Tensor,
+} from '@simplex-vq/tensor';
+
+export interface ParityResult {
+  name: string;
+  maxRelError: number;
+  ok: boolean;
+  error?: string;
+}
+
+interface Case {
+  name: string;
+  /** Runs on one backend and returns the outputs to compare, read back to the host. */
+  run(b: Backend): HostArray[];
+}
+
+function relError(a: HostArray, b: HostArray): number {
+  if (a.length !== b.length) return Infinity;
+  let scale = 1e-6, diff = 0;
+  for (let i = 0; i < a.length; i++) {
+    scale = Math.max(scale, Math.abs(a[i]!));
+    const d = Math.abs(a[i]! - b[i]!);
+    diff = Number.isNaN(d) ? (Number.isNaN(a[i]!) && Number.isNaN(b[i]!) ? diff : Infinity) : Math.max(diff, d);
+  }
+  return diff / scale;
+}
+
+/** Seeded data for the cases (the same values on every backend). */
+function data(seed: number, n: number, kind: 'normal' | 'positive' | 'int' | 'distinct' = 'normal', range = 4): Float32Array {
+  const g = new Generator(seed);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (kind === 'normal') v[i] = g.normal();
+    else if (kind === 'positive') v[i] = 0.1 + 2 * g.random();
+    else if (kind === 'int') v[i] = g.randint(0, range);
+    else v[i] = i + 0.25 * g.random();
+  }
+  if (kind === 'distinct') {
+    for (let i = n - 1; i > 0; i--) {
+      const j = g.randint(0, i + 1);
+      [v[i], v[j]] = [v[j]!, v[i]!];
+    }
+  }
+  return v;
+}
+
+function primitiveCases(): Case[] {
+  const cases: Case[] = [];
+  const f = (b: Backend, v: ArrayLike<number>, dtype: DType = 'float32') => b.fromArray(v, dtype);
+  const read = (b: Backend, h: unknown, n: number, dtype: DType = 'float32') => b.read(h, n, dtype);
+
+  cases.push({ name: 'fromArray/read', run: (b) => [read(b, f(b, data(1, 37)), 37)] });
+  cases.push({ name: 'full', run: (b) => [read(b, b.full(50, -2.5, 'float32'), 50)] });
+  cases.push({ name: 'cast float→int', run: (b) => [read(b, b.cast(f(b, data(2, 40).map((x) => x * 5)), 40, 'float32', 'int32'), 40, 'int32')] });
+
+  const unary = ['neg', 'exp', 'log', 'sqrt', 'abs', 'sign', 'relu', 'sigmoid', 'tanh', 'erf', 'gelu', 'sin', 'cos', 'square', 'reciprocal', 'floor', 'isFinite'] as const;
+  for (const op of unary) {
+    const positive = op === 'log' || op === 'sqrt' || op === 'reciprocal';
+    cases.push({
+      name: `unary ${op}`,
+      run: (b) => [read(b, b.unary(op, f(b, data(3, 64, positive ? 'positive' : 'normal')), 64, 'float32'), 64, op === 'isFinite' ? 'int32' : 'float32')],
+    });
+  }
+
+  const binary = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+  const shapes: Array<[number[], number[], number[]]> = [
+    [[3, 4], [3, 4], [3, 4]],
+    [[2, 3, 4], [4], [2, 3, 4]],
+    [[2, 1, 4], [3, 1], [2, 3, 4]],
+    [[5], [], [5]],
+  ];
+  for (const op of binary) {
+    for (const [as, bs, os] of shapes) {
+      const n = (s: number[]) => s.reduce((p, d) => p * d, 1);
+      const kindA = op === 'pow' ? 'positive' : 'normal';
+      const cmp = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'].includes(op);
+      cases.push({
+        name: `binary ${op} ${JSON.stringify(as)}·${JSON.stringify(bs)}`,
+        run: (b) => {
+          // Comparisons get repeated values so equality happens.
+          const va = cmp ? data(4, n(as), 'int', 3) : data(4, n(as), kindA);
+          const vb = cmp ? data(5, n(bs), 'int', 3) : data(5, n(bs));
+          return [read(b, b.binary(op, f(b, va), as, f(b, vb), bs, os, 'float32'), n(os), cmp ? 'int32' : 'float32')];
+        },
+      });
+    }
+  }
+
+  cases.push({
+    name: 'where (broadcast)',
+    run: (b) => [read(b, b.where(f(b, data(6, 4, 'int', 2), 'int32'), [4], f(b, data(7, 12)), [3, 4], f(b, data(8, 3)), [3, 1], [3, 4], 'float32'), 12)],
+  });
+
+  for (const op of ['sum', 'max', 'min', 'argmax', 'argmin'] as const) {
+    for (const [outer, len, inner] of [[3, 7, 1], [2, 5, 3], [1, 300, 2]] as const) {
+      const arg = op === 'argmax' || op === 'argmin';
+      cases.push({
+        name: `reduce ${op} [${outer},${len},${inner}]`,
+        run: (b) => [read(b, b.reduce(op, f(b, data(9, outer * len * inner, arg ? 'distinct' : 'normal')), outer, len, inner, 'float32'), outer * inner, arg ? 'int32' : 'float32')],
+      });
+    }
+  }
+
+  for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    const batch = 2, m = 5, k = 7, n = 3;
+    cases.push({
+      name: `matmul transA=${transA} transB=${transB}`,
+      run: (b) => [read(b, b.matmul(f(b, data(10, batch * m * k)), f(b, data(11, k * n)), { batch, m, k, n, aBatchStride: m * k, bBatchStride: 0, transA, transB }), batch * m * n)],
+    });
+  }
+  cases.push({
+    name: 'matmul 64×96 @ 96×40',
+    run: (b) => [read(b, b.matmul(f(b, data(12, 64 * 96)), f(b, data(13, 96 * 40)), { batch: 1, m: 64, k: 96, n: 40, aBatchStride: 0, bBatchStride: 0, transA: false, transB: false }), 64 * 40)],
+  });
+
+  cases.push({ name: 'permute [2,3,4]→(2,0,1)', run: (b) => [read(b, b.permute(f(b, data(14, 24)), [2, 3, 4], [2, 0, 1], 'float32'), 24)] });
+  cases.push({ name: 'broadcastTo [3,1]→[2,3,4]', run: (b) => [read(b, b.broadcastTo(f(b, data(15, 3)), [3, 1], [2, 3, 4], 'float32'), 24)] });
+  cases.push({ name: 'slice with steps', run: (b) => [read(b, b.slice(f(b, data(16, 60)), [3, 4, 5], [1, 0, 1], [1, 2, 2], [2, 2, 2], 'float32'), 8)] });
+  cases.push({ name: 'sliceScatter (pad-like, fill 7)', run: (b) => [read(b, b.sliceScatter(f(b, data(17, 8)), [2, 2, 2], [1, 0, 1], [1, 2, 2], [3, 4, 5], 7, 'float32'), 60)] });
+  cases.push({ name: 'concat of 3', run: (b) => [read(b, b.concat([f(b, data(18, 2 * 1 * 3)), f(b, data(19, 2 * 2 * 3)), f(b, data(20, 2 * 4 * 3))], 2, [1, 2, 4], 3, 'float32'), 2 * 7 * 3)] });
+
+  const idx = (seed: number, n: number, range: number) => data(seed, n, 'int', range);
+  cases.push({ name: 'gather', run: (b) => [read(b, b.gather(f(b, data(21, 2 * 5 * 3)), 2, 5, 3, f(b, idx(22, 2 * 4 * 3, 5), 'int32'), 4, 'float32'), 24)] });
+  cases.push({ name: 'scatterAdd', run: (b) => [read(b, b.scatterAdd(f(b, data(23, 2 * 5 * 3)), 2, 5, 3, f(b, idx(24, 2 * 6 * 3, 5), 'int32'), f(b, data(25, 36)), 6, 'float32'), 30)] });
+  cases.push({ name: 'indexSelect', run: (b) => [read(b, b.indexSelect(f(b, data(26, 2 * 5 * 3)), 2, 5, 3, f(b, idx(27, 7, 5), 'int32'), 7, 'float32'), 42)] });
+  cases.push({ name: 'indexAdd', run: (b) => [read(b, b.indexAdd(f(b, data(28, 2 * 5 * 3)), 2, 5, 3, f(b, idx(29, 7, 5), 'int32'), f(b, data(30, 42)), 7, 'float32'), 30)] });
+  for (const largest of [true, false]) {
+    cases.push({
+      name: `topk k=3 largest=${largest}`,
+      run: (b) => {
+        const r = b.topk(f(b, data(31, 4 * 9, 'distinct')), 4, 9, 3, largest, 'float32');
+        return [read(b, r.values, 12), read(b, r.indices, 12, 'int32')];
+      },
+    });
+  }
+  const g: ConvGeometry = { n: 2, c: 3, h: 6, w: 5, kh: 3, kw: 2, strideH: 2, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 2, oh: 3, ow: 4 };
+  const colsLen = g.c * g.kh * g.kw * g.n * g.oh * g.ow;
+  cases.push({ name: 'im2col (stride, padding, dilation)', run: (b) => [read(b, b.im2col(f(b, data(32, g.n * g.c * g.h * g.w)), g), colsLen)] });
+  cases.push({ name: 'col2im (stride, padding, dilation)', run: (b) => [read(b, b.col2im(f(b, data(33, colsLen)), g), g.n * g.c * g.h * g.w)] });
+  return cases;
+}
+
+/**
+ * A small conv net with a smoothed quantizer and a KNN-style top-k loss: the kind of step the
+ * experiments run. Returns the loss and every parameter's gradient.
+ */
+function modelCase(): Case {
+  return {
+    name: 'conv net + smoothed quantizer + KNN top-k loss: loss and gradients',
+    run: (b) =>
+      withBackend(b, () => {
+        const gen = new Generator(7);
+        const x = randn([4, 1, 8, 8], { generator: gen });
+        const w1 = randn([6, 1, 3, 3], { generator: gen }).mul(0.3).requiresGrad_();
+        const b1 = randn([6], { generator: gen }).mul(0.1).requiresGrad_();
+        const codebook = randn([10, 6], { generator: gen }).requiresGrad_();
+        const w2 = randn([6, 1, 4, 4], { generator: gen }).mul(0.2).requiresGrad_();
+        const z = conv2d(x, w1, b1, { stride: 2, padding: 1 }).gelu(); // [4, 6, 4, 4]
+        const zf = z.permute([0, 2, 3, 1]).reshape([-1, 6]); // N×C, N = 64
+        // Smoothed quantizer: logits = −‖z − e‖², p = softmax, q = pE.
+        const d2 = zf.square().sum(1, true).sub(zf.matmul(codebook.mT).mul(2)).add(codebook.square().sum(1).unsqueeze(0));
+        const logits = d2.neg();
+        const p = logits.softmax(-1);
+        const q = p.matmul(codebook).reshape([4, 4, 4, 6]).permute([0, 3, 1, 2]);
+        const recon = convTranspose2d(q, w2, null, { stride: 2, padding: 1 }); // [4, 1, 8, 8]
+        const mse = recon.sub(x).square().mean();
+        // KNN-CE: for every code (column), its 2 nearest quantizers are the 2 largest log-probs.
+        const knn = logits.logSoftmax(-1).topk(2, 0).values.neg().mean();
+        const loss = mse.add(knn);
+        loss.backward();
+        const out: Tensor[] = [loss, w1.grad!, b1.grad!, codebook.grad!, w2.grad!];
+        return out.map((t) => t.data());
+      }),
+  };
+}
+
+/** Runs every case on `backend` and `reference` and compares them. */
+export function runParitySuite(backend: Backend, reference: Backend, tolerance = 1e-4, filter?: (name: string) => boolean): ParityResult[] {
+  const results: ParityResult[] = [];
+  for (const c of [...primitiveCases(), modelCase()]) {
+    if (filter && !filter(c.name)) continue;
+    try {
+      const want = c.run(reference);
+      const got = c.run(backend);
+      const err = Math.max(...want.map((w, i) => relError(w, got[i]!)));
+      results.push({ name: c.name, maxRelError: err, ok: err <= tolerance });
+    } catch (e) {
+      results.push({ name: c.name, maxRelError: Infinity, ok: false, error: (e as Error).stack ?? String(e) });
+    }
+  }
+  return results;
+}
+
+/** The case names, for tests that want one test per case. */
+export function parityCaseNames(): string[] {
+  return [...primitiveCases(), modelCase()].map((c) => c.name);
+}
