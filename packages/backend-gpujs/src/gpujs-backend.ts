@@ -9,12 +9,14 @@
  * Data: on GL targets a handle holds a texture that stays on the device between kernels
  * (gpu.js's pipeline mode); host arrays are uploaded when a kernel first reads them, and results
  * are read back only by `read`. Textures are released when their tensor is garbage-collected
- * (a FinalizationRegistry), or at once through `dispose`. On the webasm and cpu targets a handle
+ * (a FinalizationRegistry), or at once through `dispose`; since the collector does not see device
+ * memory, a budget (maxDeviceBytes) moves the oldest live textures to the host when it is
+ * exceeded, so device memory stays bounded whatever the collector does. On the webasm and cpu targets a handle
  * holds a Float32Array. int32 tensors are stored as floats (exact below 2^24).
  */
 import { BackendError, type Backend, type BinaryOp, type ConvGeometry, type DType, type DataHandle, type HostArray, type MatmulSpec, type ReduceOp, type Shape, type UnaryOp, sizeOf, stridesOf } from '@simplex-vq/tensor';
 import gpujs from 'gpu.js';
-import { ERF_SOURCE, kernel, lit, offsetExpr, unravel } from './kernel-source.js';
+import { ERF_SOURCE, SIN_SOURCE, kernel, lit, offsetExpr, unravel } from './kernel-source.js';
 
 type GPUInstance = InstanceType<typeof gpujs.GPU>;
 type Texture = { toArray(): unknown; delete(): void };
@@ -25,6 +27,12 @@ export type GpuJsMode = 'gpu' | 'webgl2' | 'webgl' | 'headlessgl' | 'webasm' | '
 
 export interface GpuJsBackendOptions {
   mode?: GpuJsMode | 'webgpu' | 'async';
+  /**
+   * Device memory the backend keeps at most (GL targets; default 256 MiB). Textures of tensors
+   * that are garbage-collected are released as soon as the collector reports them; if live ones
+   * pass this budget, the oldest are moved to host memory (and uploaded again if used).
+   */
+  maxDeviceBytes?: number;
   /** An existing gpu.js GPU class (e.g. the browser build's `GPU.GPU`); default: the 'gpu.js' package. */
   GPU?: typeof gpujs.GPU;
 }
@@ -49,8 +57,8 @@ const UNARY: Record<UnaryOp, string> = {
   tanh: 'Math.tanh(v)',
   erf: 'erfApprox(v)',
   gelu: '0.5 * v * (1.0 + erfApprox(v * 0.7071067811865476))',
-  sin: 'Math.sin(v)',
-  cos: 'Math.cos(v)',
+  sin: 'sinApprox(v)',
+  cos: 'sinApprox(v + 1.5707963267948966)',
   square: 'v * v',
   reciprocal: '1.0 / v',
   floor: 'Math.floor(v)',
@@ -99,16 +107,13 @@ function broadcastStrides(shape: Shape, outShape: Shape): number[] {
   return outShape.map((_, i) => (i < off || shape[i - off] === 1 ? 0 : st[i - off]!));
 }
 
-const finalizer =
-  typeof FinalizationRegistry !== 'undefined'
-    ? new FinalizationRegistry<Texture>((t) => {
-        try {
-          t.delete();
-        } catch {
-          /* the context may already be gone */
-        }
-      })
-    : null;
+function deleteTexture(t: Texture): void {
+  try {
+    t.delete();
+  } catch {
+    /* the context may already be gone */
+  }
+}
 
 export class GpuJsBackend implements Backend {
   readonly name = 'gpujs';
@@ -117,8 +122,15 @@ export class GpuJsBackend implements Backend {
   readonly requestedMode: GpuJsMode;
   private readonly kernels = new Map<string, KernelFn>();
   private lastFallbackReason: string | null = null;
-  /** Textures created and not yet released (GL targets); for leak checks. */
+  private readonly maxDeviceBytes: number;
+  /** Device-resident data in creation order (weak: the tensors own it). */
+  private resident: Array<WeakRef<GpuData>> = [];
+  private readonly finalizer: FinalizationRegistry<{ texture: Texture; bytes: number }> | null;
+  /** Textures alive on the device (GL targets), and their bytes: for leak checks. */
   liveTextures = 0;
+  liveBytes = 0;
+  /** Textures moved to host memory because the budget was exceeded. */
+  spilledTextures = 0;
 
   constructor(opts: GpuJsBackendOptions = {}) {
     const mode = opts.mode ?? 'gpu';
@@ -131,19 +143,29 @@ export class GpuJsBackend implements Backend {
     const valid: GpuJsMode[] = ['gpu', 'webgl2', 'webgl', 'headlessgl', 'webasm', 'cpu'];
     if (!valid.includes(mode)) throw new BackendError('createGpuJsBackend', `unknown mode '${mode}'; expected one of ${valid.join(', ')}`);
     this.requestedMode = mode;
+    this.maxDeviceBytes = opts.maxDeviceBytes ?? 256 * 2 ** 20;
+    this.finalizer =
+      typeof FinalizationRegistry !== 'undefined'
+        ? new FinalizationRegistry(({ texture, bytes }) => {
+            deleteTexture(texture);
+            this.liveTextures--;
+            this.liveBytes -= bytes;
+          })
+        : null;
     const GPU = opts.GPU ?? gpujs.GPU;
     try {
       this.gpu = new GPU({ mode });
     } catch (err) {
       throw new BackendError('createGpuJsBackend', `gpu.js cannot run mode '${mode}' here: ${(err as Error).message}`);
     }
-    this.gpu.addFunction(ERF_SOURCE as unknown as Parameters<GPUInstance['addFunction']>[0]);
+    for (const fn of [ERF_SOURCE, SIN_SOURCE]) this.gpu.addFunction(fn as unknown as Parameters<GPUInstance['addFunction']>[0]);
   }
 
   /** The target gpu.js actually runs: 'webgl2', 'webgl', 'headlessgl', 'webasm' or 'cpu'. */
   get target(): string {
     const K = (this.gpu as unknown as { Kernel: { mode?: string; name: string } }).Kernel;
-    return K.mode ?? K.name;
+    const byClass: Record<string, string> = { WebGL2Kernel: 'webgl2', WebGLKernel: 'webgl', HeadlessGLKernel: 'headlessgl', WebAssemblyKernel: 'webasm', CPUKernel: 'cpu', WebGPUKernel: 'webgpu' };
+    return byClass[K.name] ?? K.mode ?? K.name;
   }
 
   /** True when kernels run on a GPU (a GL target). */
@@ -199,10 +221,44 @@ export class GpuJsBackend implements Backend {
     const reason = k.kernel?.fallbackReason;
     if (reason) this.lastFallbackReason = reason;
     if (out instanceof Float32Array) return new GpuData(size, out);
-    const data = new GpuData(size, out as Texture);
+    return this.track(new GpuData(size, out as Texture));
+  }
+
+  /** Registers a new device texture for release, and keeps the device within its budget. */
+  private track(data: GpuData): GpuData {
+    const bytes = data.size * 4;
     this.liveTextures++;
-    finalizer?.register(data, out as Texture, data);
+    this.liveBytes += bytes;
+    this.finalizer?.register(data, { texture: data.value as Texture, bytes }, data);
+    this.resident.push(new WeakRef(data));
+    if (this.liveBytes > this.maxDeviceBytes) {
+      // Oldest first; entries whose tensor was collected (or already moved) are dropped.
+      let i = 0;
+      for (; i < this.resident.length - 1 && this.liveBytes > 0.75 * this.maxDeviceBytes; i++) {
+        const d = this.resident[i]!.deref();
+        if (d && !(d.value instanceof Float32Array)) this.spill(d);
+      }
+      this.resident = this.resident.slice(i).filter((r) => {
+        const d = r.deref();
+        return d !== undefined && !(d.value instanceof Float32Array);
+      });
+    }
     return data;
+  }
+
+  /** Moves a texture's values to host memory and releases the texture. */
+  private spill(d: GpuData): void {
+    const t = d.value as Texture;
+    d.value = Float32Array.from(t.toArray() as Float32Array);
+    this.release(d, t);
+    this.spilledTextures++;
+  }
+
+  private release(d: GpuData, t: Texture): void {
+    this.finalizer?.unregister(d);
+    deleteTexture(t);
+    this.liveTextures--;
+    this.liveBytes -= d.size * 4;
   }
 
   private h(x: DataHandle): GpuData {
@@ -234,10 +290,9 @@ export class GpuJsBackend implements Backend {
   dispose(x: DataHandle): void {
     const d = this.h(x);
     if (!(d.value instanceof Float32Array)) {
-      finalizer?.unregister(d);
-      d.value.delete();
+      const t = d.value;
       d.value = new Float32Array(0);
-      this.liveTextures--;
+      this.release(d, t);
     }
   }
 

@@ -56,3 +56,16 @@ export const ERF_SOURCE = `function erfApprox(x) {
   if (x >= 0.0) { return 1.0 - r / r0; }
   return r / r0 - 1.0;
 }`;
+
+/**
+ * sin for the kernels: GL drivers' sin/cos (SwiftShader's, for one) are off by ~2e-4; range
+ * reduction to [−π/2, π/2] and a Taylor polynomial to x¹³ keep the error near 1e-7.
+ */
+export const SIN_SOURCE = `function sinApprox(x) {
+  const twoPi = 6.283185307179586;
+  let r = x - Math.floor(x / twoPi + 0.5) * twoPi;
+  if (r > 1.5707963267948966) { r = 3.141592653589793 - r; }
+  if (r < -1.5707963267948966) { r = -3.141592653589793 - r; }
+  const r2 = r * r;
+  return r * (1.0 - r2 / 6.0 * (1.0 - r2 / 20.0 * (1.0 - r2 / 42.0 * (1.0 - r2 / 72.0 * (1.0 - r2 / 110.0 * (1.0 - r2 / 156.0))))));
+}`;
