@@ -31,8 +31,10 @@ export function gemmRows(
   }
   if (k === 0 || rowEnd <= rowStart) return;
   const nPanels = Math.ceil(n / NR);
-  const bp = new Float64Array(KC * nPanels * NR);
-  const ap = new Float64Array(KC * MC);
+  // Packing buffers sized to this product (small products are frequent: no fixed-size scratch).
+  const kcMax = Math.min(KC, k);
+  const bp = new Float64Array(kcMax * nPanels * NR);
+  const ap = new Float64Array(kcMax * Math.min(MC, Math.ceil((rowEnd - rowStart) / MR) * MR));
   for (let pc = 0; pc < k; pc += KC) {
     const kc = Math.min(KC, k - pc);
     // Pack B[pc:pc+kc, :] into column panels of width NR, zero-padded at the right edge.

@@ -12,7 +12,7 @@
  */
 import type { ConvGeometry } from '../backend.js';
 import { record } from '../autograd.js';
-import { ShapeError, fmtShape } from '../errors.js';
+import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { mm } from './matmul.js';
 import { fromHandle, requireFloat } from './util.js';
@@ -150,12 +150,12 @@ export function conv1d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   if (x.ndim !== 3 || weight.ndim !== 3) {
     throw new ShapeError('conv1d', `expects x [N, C, L] and weight [O, C/groups, k], got ${fmtShape(x.shape)} and ${fmtShape(weight.shape)}`);
   }
-  const y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, {
+  const y = as1d('conv1d', x, weight, () => conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, {
     stride: [1, opts.stride ?? 1],
     padding: [0, opts.padding ?? 0],
     dilation: [1, opts.dilation ?? 1],
     groups: opts.groups ?? 1,
-  });
+  }));
   return y.squeeze(2);
 }
 
@@ -164,12 +164,25 @@ export function convTranspose1d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   if (x.ndim !== 3 || weight.ndim !== 3) {
     throw new ShapeError('convTranspose1d', `expects x [N, Cin, L] and weight [Cin, Cout/groups, k], got ${fmtShape(x.shape)} and ${fmtShape(weight.shape)}`);
   }
-  const y = convTranspose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, {
+  const y = as1d('convTranspose1d', x, weight, () => convTranspose2d(x.unsqueeze(2), weight.unsqueeze(2), bias, {
     stride: [1, opts.stride ?? 1],
     padding: [0, opts.padding ?? 0],
     dilation: [1, opts.dilation ?? 1],
     outputPadding: [0, opts.outputPadding ?? 0],
     groups: opts.groups ?? 1,
-  });
+  }));
   return y.squeeze(2);
+}
+
+/** Runs the 2-D convolution behind a 1-D one; its errors name the 1-D op and the caller's shapes. */
+function as1d(op: string, x: Tensor, weight: Tensor, run: () => Tensor): Tensor {
+  try {
+    return run();
+  } catch (e) {
+    if ((e instanceof ShapeError || e instanceof DTypeError) && e.op !== op) {
+      const Cls = e instanceof ShapeError ? ShapeError : DTypeError;
+      throw new Cls(op, `x ${fmtShape(x.shape)}, weight ${fmtShape(weight.shape)}: ${e.message} (as a 2-D convolution of height 1)`);
+    }
+    throw e;
+  }
 }
