@@ -1,0 +1,84 @@
+/**
+ * Adam and AdamW, as torch.optim.Adam / AdamW. At step t, for gradient g:
+ *
+ *   m ← β₁·m + (1 − β₁)·g                  v ← β₂·v + (1 − β₂)·g²
+ *   θ ← θ − lr · (m / (1 − β₁ᵗ)) / (√v / √(1 − β₂ᵗ) + ε)
+ *
+ * Weight decay λ differs: Adam adds λ·θ to g (an L2 penalty, which the adaptive scaling then
+ * weakens for parameters with large gradients); AdamW first shrinks θ ← θ·(1 − lr·λ), decoupled
+ * from the gradient (Loshchilov & Hutter). With amsgrad, v in the denominator is the running
+ * maximum of v.
+ */
+import { noGrad, type Tensor } from '@simplex-vq/tensor';
+import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
+
+export interface AdamOptions {
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  amsgrad: boolean;
+}
+
+abstract class AdamBase extends Optimizer<AdamOptions> {
+  protected abstract readonly decoupled: boolean;
+
+  protected override validateGroup(g: ParamGroup<AdamOptions>): void {
+    super.validateGroup(g);
+    const [b1, b2] = g.betas;
+    const name = this.constructor.name;
+    if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1)) throw new RangeError(`${name}: betas must be in [0, 1), got [${b1}, ${b2}]`);
+    if (!(g.eps >= 0)) throw new RangeError(`${name}: invalid eps ${g.eps}`);
+    if (!(g.weightDecay >= 0)) throw new RangeError(`${name}: invalid weightDecay ${g.weightDecay}`);
+  }
+
+  step(): void {
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        const { lr, eps, weightDecay, amsgrad } = group;
+        const [b1, b2] = group.betas;
+        for (const p of group.params) {
+          if (!p.grad) continue;
+          let g: Tensor = p.grad;
+          let theta: Tensor = p;
+          if (weightDecay !== 0) {
+            if (this.decoupled) theta = theta.mul(1 - lr * weightDecay);
+            else g = g.add(p.mul(weightDecay));
+          }
+          const s = this.state.get(p);
+          const t = ((s?.step as number | undefined) ?? 0) + 1;
+          const m = s ? (s.expAvg as Tensor).mul(b1).add(g.mul(1 - b1)) : g.mul(1 - b1);
+          const v = s ? (s.expAvgSq as Tensor).mul(b2).add(g.square().mul(1 - b2)) : g.square().mul(1 - b2);
+          const next: Record<string, Tensor | number> = { step: t, expAvg: m, expAvgSq: v };
+          let vDenom = v;
+          if (amsgrad) {
+            vDenom = s?.maxExpAvgSq ? (s.maxExpAvgSq as Tensor).maximum(v) : v;
+            next.maxExpAvgSq = vDenom;
+          }
+          const stepSize = lr / (1 - b1 ** t);
+          const denom = vDenom.sqrt().div(Math.sqrt(1 - b2 ** t)).add(eps);
+          p.assign(theta.sub(m.div(denom).mul(stepSize)));
+          this.state.set(p, next);
+        }
+      }
+    });
+  }
+}
+
+/** Adam with L2 weight decay (default 0). */
+export class Adam extends AdamBase {
+  protected readonly decoupled = false;
+
+  constructor(params: ParamsInput<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, ...opts });
+  }
+}
+
+/** Adam with decoupled weight decay (default 0.01, as PyTorch). */
+export class AdamW extends AdamBase {
+  protected readonly decoupled = true;
+
+  constructor(params: ParamsInput<AdamOptions>, opts: Partial<AdamOptions> = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, ...opts });
+  }
+}
