@@ -1,0 +1,331 @@
+#!/usr/bin/env node
+/**
+ * simplex-ae: the discrete image autoencoding experiments on MNIST.
+ *
+ *   simplex-ae train   [options]   one run → config.json, metrics.json, history.csv, checkpoint, pictures, report.md
+ *   simplex-ae compare [options]   several methods × seeds → summary.json and a report with a table and charts
+ *   simplex-ae toy     [options]   the triangle picture: where smoothed quantizers end up with M = 3
+ *
+ * Options are validated (a bad value exits with code 2 and names the option); long work shows a
+ * progress bar; runs are seeded and resumable.
+ */
+import { parseArgs } from 'node:util';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import { writeFileAtomic } from '@simplex-vq/nn';
+import { METHODS, isMethod, type Method } from '@simplex-vq/vq';
+import { simplexPanels, writePng } from '@simplex-vq/viz';
+import { ConfigError, DEFAULTS, resolveConfig, type TrainConfig } from './config.js';
+import { compareRuns, resultsTable } from './compare.js';
+import { writeRunReport } from './report.js';
+import { TOY_METHODS, runToy } from './toy.js';
+import { trainRun, type StepInfo } from './train.js';
+
+const COMMON = `Model and training options:
+  --method <name>          ${METHODS.join(' | ')} (default ${DEFAULTS.method})
+  --codebook-size <M>      codes per group (default ${DEFAULTS.codebookSize})
+  --dim <C>                channels of each latent vector (default ${DEFAULTS.dim})
+  --groups <G>             product quantization: G codebooks over C/G channels (default ${DEFAULTS.groups})
+  --hidden <n>             channels of the conv layers (default ${DEFAULTS.hidden})
+  --k <K>                  KNN: neighbours per vertex and shard (default ${DEFAULTS.k})
+  --shards <S>             KNN: split each batch's vectors into S parts (default ${DEFAULTS.shards})
+  --vertex-subset <f|n>    KNN: a random fraction (or count) of the vertices per step (default all)
+  --steps <n>              training steps (default ${DEFAULTS.steps})
+  --batch-size <n>         images per step; each gives 49 latent vectors (default ${DEFAULTS.batchSize})
+  --lr <x>                 Adam learning rate (default ${DEFAULTS.lr})
+  --seed <n>               seed of initialization, data order and sampling (default ${DEFAULTS.seed})
+  --backend <cpu|gpujs>    tensor backend (default ${DEFAULTS.backend})
+  --checkpoint-every <n>   steps between checkpoints (default ${DEFAULTS.checkpointEvery})
+  --eval-images <n>        test images used for the metrics, ≤ 1000 (default ${DEFAULTS.evalImages})`;
+
+const HELP: Record<string, string> = {
+  main: `Usage: simplex-ae <command> [options]
+
+Discrete image autoencoding on MNIST (10,000 digits shipped in the mnist package) with the
+quantizers of "Pushing Toward the Simplex Vertices": KNN-regularized smoothed VQ and its baselines.
+
+Commands:
+  train     train and evaluate one run
+  compare   several methods and seeds with shared settings, one report
+  toy       the M = 3 triangle picture (under a minute)
+
+Run 'simplex-ae <command> --help' for its options.
+`,
+  train: `Usage: simplex-ae train [options]
+
+Trains one autoencoder and writes to --out: config.json, metrics.json, history.csv,
+checkpoint.safetensors, reconstructions.png, usage.png, training.png and report.md.
+
+  --out <dir>              run directory (default runs/<method>-seed<seed>)
+  --resume <dir>           continue an interrupted run from its checkpoint (bit-exact);
+                           --steps may raise its step count, other options are taken from the run
+${COMMON}
+  -h, --help               this help
+`,
+  compare: `Usage: simplex-ae compare [options]
+
+Runs every method × seed with shared settings into --out/<method>-seed<seed>/ and writes
+summary.json and report.md (a table of mean ± spread over seeds, charts of code usage and loss).
+Running it again with the same --out reuses finished runs and resumes interrupted ones.
+
+  --methods <a,b,...>      methods to compare (default ste,perplexity,knn-l2,knn-ce)
+  --seeds <s1,s2,...>      seeds (default 0)
+  --out <dir>              output directory (default runs/compare)
+${COMMON.replace(/\n  --method <name>[^\n]*/, '').replace(/\n  --seed <n>[^\n]*/, '')}
+  -h, --help               this help
+`,
+  toy: `Usage: simplex-ae toy [options]
+
+Trains a 2-D autoencoder with a smoothed quantizer of M = 3 codes under no regularizer,
+perplexity, KNN-L2 and KNN-CE, and draws where the quantizers p_n land in the triangle
+(simplex.png), with report.md.
+
+  --out <dir>              output directory (default runs/toy)
+  --steps <n>              training steps per panel (default 600)
+  --seed <n>               seed (default 0)
+  -h, --help               this help
+`,
+};
+
+class UsageError extends Error {}
+
+const OPTION_SPEC = {
+  method: { type: 'string' },
+  'codebook-size': { type: 'string' },
+  dim: { type: 'string' },
+  groups: { type: 'string' },
+  hidden: { type: 'string' },
+  k: { type: 'string' },
+  shards: { type: 'string' },
+  'vertex-subset': { type: 'string' },
+  steps: { type: 'string' },
+  'batch-size': { type: 'string' },
+  lr: { type: 'string' },
+  seed: { type: 'string' },
+  backend: { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  'eval-images': { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'string' },
+  methods: { type: 'string' },
+  seeds: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const ALLOWED: Record<string, readonly string[]> = {
+  train: ['method', 'codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'seed', 'backend', 'checkpoint-every', 'eval-images', 'out', 'resume', 'help'],
+  compare: ['codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds', 'help'],
+  toy: ['out', 'steps', 'seed', 'help'],
+};
+
+type Values = Partial<Record<keyof typeof OPTION_SPEC, string | boolean>>;
+
+function parse(command: string, argv: string[]): Values {
+  let values: Values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTION_SPEC, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  for (const key of Object.keys(values)) {
+    if (!ALLOWED[command]!.includes(key)) throw new UsageError(`option --${key} does not apply to '${command}'`);
+  }
+  return values;
+}
+
+function configFrom(v: Values, base: TrainConfig = DEFAULTS): TrainConfig {
+  return resolveConfig(
+    {
+      method: v.method,
+      codebookSize: v['codebook-size'],
+      dim: v.dim,
+      groups: v.groups,
+      hidden: v.hidden,
+      k: v.k,
+      shards: v.shards,
+      vertexSubset: v['vertex-subset'],
+      steps: v.steps,
+      batchSize: v['batch-size'],
+      lr: v.lr,
+      seed: v.seed,
+      backend: v.backend,
+      checkpointEvery: v['checkpoint-every'],
+      evalImages: v['eval-images'],
+    },
+    base,
+  );
+}
+
+/** A progress bar on a terminal; plain lines every 10% elsewhere (CI logs). */
+function progress(label: string, total: number) {
+  const tty = process.stderr.isTTY;
+  const bar = tty
+    ? new cliProgress.SingleBar(
+        { format: `${label} [{bar}] {value}/{total} | ETA {eta_formatted} | loss {loss} | batch usage {usage}`, hideCursor: true, etaBuffer: 50 },
+        cliProgress.Presets.shades_classic,
+      )
+    : null;
+  let lastTenth = -1;
+  const started = performance.now();
+  return {
+    start(from: number) {
+      bar?.start(total, from, { loss: '–', usage: '–' });
+    },
+    update(info: StepInfo) {
+      const payload = { loss: info.loss.toFixed(4), usage: info.batchUsage.toFixed(3) };
+      if (bar) bar.update(info.step, payload);
+      else {
+        const tenth = Math.floor((10 * info.step) / total);
+        if (tenth !== lastTenth) {
+          lastTenth = tenth;
+          const s = (performance.now() - started) / 1000;
+          process.stderr.write(`${label} step ${info.step}/${total} (${s.toFixed(0)} s) loss ${payload.loss} batch usage ${payload.usage}\n`);
+        }
+      }
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+async function train(v: Values): Promise<void> {
+  let dir: string;
+  let config: TrainConfig;
+  if (typeof v.resume === 'string') {
+    dir = resolve(v.resume);
+    config = configFrom({ steps: v.steps });
+    if (v.steps === undefined) config = { ...config, steps: 0 };
+  } else {
+    config = configFrom(v);
+    dir = resolve(typeof v.out === 'string' ? v.out : join('runs', `${config.method}-seed${config.seed}`));
+  }
+  const bar = progress(`train ${config.method}`, config.steps);
+  let started = false;
+  const run = await trainRun(dir, config, {
+    resume: typeof v.resume === 'string',
+    onStep: (i) => {
+      if (!started) {
+        bar.start(i.step - 1);
+        started = true;
+      }
+      bar.update(i);
+    },
+    onPhase: () => bar.stop(),
+  });
+  bar.stop();
+  await writeRunReport(dir, run);
+  const m = run.metrics;
+  console.log(`${m.method}: code usage ${m.codeUsage.toFixed(3)}, individual perplexity ${m.individualPerplexity.toFixed(2)}, MSE ${m.mseHard.toFixed(4)} (PSNR ${m.psnrHard.toFixed(2)} dB), ${m.stepsPerSecond.toFixed(2)} steps/s`);
+  console.log(`report: ${join(dir, 'report.md')}`);
+}
+
+function list<T>(option: string, raw: string, map: (s: string) => T): T[] {
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new ConfigError(option, 'expected a comma-separated list');
+  return items.map(map);
+}
+
+async function compare(v: Values): Promise<void> {
+  const base = configFrom(v);
+  const methods = list('methods', typeof v.methods === 'string' ? v.methods : 'ste,perplexity,knn-l2,knn-ce', (s) => {
+    if (!isMethod(s)) throw new ConfigError('methods', `unknown method '${s}'; choose from ${METHODS.join(', ')}`);
+    return s as Method;
+  });
+  const seeds = list('seeds', typeof v.seeds === 'string' ? v.seeds : '0', (s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0) throw new ConfigError('seeds', `'${s}' is not a non-negative integer`);
+    return n;
+  });
+  for (const m of methods) configFrom({ ...v, method: m }); // validate each method's constraints up front
+  const out = resolve(typeof v.out === 'string' ? v.out : join('runs', 'compare'));
+  console.log(`compare: ${methods.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, C = ${base.dim}, ${base.steps} steps of batch ${base.batchSize} → ${out}`);
+  let bar: ReturnType<typeof progress> | null = null;
+  const results = await compareRuns({
+    methods,
+    seeds,
+    base,
+    out,
+    onRun: (name, i, total, reused) => {
+      bar?.stop();
+      bar = null;
+      if (reused) console.log(`[${i + 1}/${total}] ${name}: finished earlier, reusing its metrics`);
+      else bar = progress(`[${i + 1}/${total}] ${name}`, base.steps);
+    },
+    train: {
+      onStep: (info) => {
+        if (bar && info.step === 1) bar.start(0);
+        bar?.update(info);
+      },
+      onPhase: () => bar?.stop(),
+    },
+  });
+  (bar as ReturnType<typeof progress> | null)?.stop();
+  console.log(`\n${resultsTable(results)}\n`);
+  console.log(`report: ${join(out, 'report.md')}`);
+}
+
+async function toy(v: Values): Promise<void> {
+  const out = resolve(typeof v.out === 'string' ? v.out : join('runs', 'toy'));
+  const steps = v.steps === undefined ? 600 : Number(v.steps);
+  if (!Number.isInteger(steps) || steps < 1) throw new ConfigError('steps', `expected a positive integer, got '${v.steps}'`);
+  const seed = v.seed === undefined ? 0 : Number(v.seed);
+  if (!Number.isInteger(seed) || seed < 0) throw new ConfigError('seed', `expected a non-negative integer, got '${v.seed}'`);
+  mkdirSync(out, { recursive: true });
+  const started = performance.now();
+  const results = TOY_METHODS.map(({ method, title }) => {
+    process.stderr.write(`toy: training ${title}...\n`);
+    return runToy(method, title, seed, steps);
+  });
+  await writePng(join(out, 'simplex.png'), await simplexPanels({ panels: results.map((r) => ({ title: r.title, points: r.points })) }));
+  const seconds = (performance.now() - started) / 1000;
+  const rows = results.map((r) => `| ${r.title} | ${r.verticesUsed} of 3 | ${r.meanVertexDistance.toFixed(3)} |`).join('\n');
+  const md = `# Toy: where smoothed quantizers end up (M = 3)
+
+350 points in three Gaussian blobs of 200, 100 and 50 points; an MLP encoder and decoder (2-32-2)
+around a smoothed quantizer with 3 codes; ${steps} Adam steps per panel, seed ${seed}, K = 8 for KNN.
+Each dot is one p_n, a point of the triangle whose corners are the one-hot vectors. Took ${seconds.toFixed(1)} s.
+
+![simplex](simplex.png)
+
+| regularizer | vertices that are some point's argmax | mean distance to the nearest vertex (1 − max p) |
+|---|---|---|
+${rows}
+`;
+  writeFileAtomic(join(out, 'report.md'), new TextEncoder().encode(md));
+  console.log(rows.replace(/\|/g, ' ').replace(/ +/g, ' '));
+  console.log(`report: ${join(out, 'report.md')}`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(HELP.main!);
+    return command ? 0 : 2;
+  }
+  if (!(command in ALLOWED)) {
+    process.stderr.write(`simplex-ae: unknown command '${command}'\n\n${HELP.main}`);
+    return 2;
+  }
+  try {
+    const v = parse(command, rest);
+    if (v.help) {
+      process.stdout.write(HELP[command]!);
+      return 0;
+    }
+    if (command === 'train') await train(v);
+    else if (command === 'compare') await compare(v);
+    else await toy(v);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      process.stderr.write(`simplex-ae ${command}: ${err.message}\nRun 'simplex-ae ${command} --help' for the options.\n`);
+      return 2;
+    }
+    process.stderr.write(`simplex-ae ${command}: ${(err as Error).stack ?? err}\n`);
+    return 1;
+  }
+}
+
+process.exit(await main(process.argv.slice(2)));

@@ -1,0 +1,79 @@
+/**
+ * The discrete autoencoder: a small conv encoder from 28×28 digits to a 7×7 grid of C-channel
+ * vectors, a quantizer on each of the 49 vectors, and a conv decoder back to 28×28.
+ *
+ *   x [B,1,28,28] → conv 4×4/2 → ReLU → conv 4×4/2 → ReLU → conv 1×1 → z [B,C,7,7]
+ *   z → rows [B·49, C] → quantizer → q → [B,C,7,7]
+ *   q → conv 3×3 → ReLU → convT 4×4/2 → ReLU → convT 4×4/2 → sigmoid → x̂ [B,1,28,28]
+ */
+import { Generator, type Tensor } from '@simplex-vq/tensor';
+import { Conv2d, ConvTranspose2d, Module, ReLU, Sequential } from '@simplex-vq/nn';
+import { createQuantizer, type Method, type MethodOptions, type Quantizer, type QuantizerOutput } from '@simplex-vq/vq';
+
+export interface ModelConfig {
+  method: Method;
+  /** Channels C of each latent vector. */
+  dim: number;
+  codebookSize: number;
+  groups: number;
+  /** Hidden channels of the conv layers. */
+  hidden: number;
+  k: number;
+  shards: number;
+  vertexSubset?: number;
+}
+
+export interface ForwardResult {
+  reconstruction: Tensor;
+  quantizer: QuantizerOutput;
+}
+
+export class Autoencoder extends Module {
+  declare readonly encoder: Sequential;
+  declare readonly quantizer: Quantizer;
+  declare readonly decoder: Sequential;
+
+  constructor(readonly config: ModelConfig, generator: Generator) {
+    super();
+    const { dim: C, hidden: h } = config;
+    const g = { generator };
+    this.registerModule('encoder', new Sequential(
+      new Conv2d(1, h, 4, { stride: 2, padding: 1, ...g }),
+      new ReLU(),
+      new Conv2d(h, h, 4, { stride: 2, padding: 1, ...g }),
+      new ReLU(),
+      new Conv2d(h, C, 1, g),
+    ));
+    const q: MethodOptions = {
+      dim: C,
+      codebookSize: config.codebookSize,
+      groups: config.groups,
+      k: config.k,
+      shards: config.shards,
+      vertexSubset: config.vertexSubset,
+      generator: new Generator(generator.nextUint32()),
+    };
+    this.registerModule('quantizer', createQuantizer(config.method, q));
+    this.registerModule('decoder', new Sequential(
+      new Conv2d(C, h, 3, { padding: 1, ...g }),
+      new ReLU(),
+      new ConvTranspose2d(h, h, 4, { stride: 2, padding: 1, ...g }),
+      new ReLU(),
+      new ConvTranspose2d(h, 1, 4, { stride: 2, padding: 1, ...g }),
+    ));
+  }
+
+  /** The latent grid z [B, C, 7, 7]. */
+  encode(x: Tensor): Tensor {
+    return this.encoder.forward(x);
+  }
+
+  override forward(x: Tensor): ForwardResult {
+    const z = this.encode(x); // [B, C, 7, 7]
+    const rows = z.permute([0, 2, 3, 1]); // [B, 7, 7, C]
+    const out = this.quantizer.forward(rows);
+    const q = out.quantized.permute([0, 3, 1, 2]);
+    const reconstruction = this.decoder.forward(q).sigmoid();
+    return { reconstruction, quantizer: out };
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The CLI end to end, as a user runs it (the built dist/cli.js in a child process), on tiny
+ * configurations.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'simplex-ae-test-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function run(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const TINY = ['--codebook-size', '16', '--dim', '4', '--hidden', '8', '--batch-size', '4', '--eval-images', '20', '--checkpoint-every', '3'];
+
+describe('simplex-ae', () => {
+  it('prints help for the program and for every command', () => {
+    const main = run(['--help']);
+    expect(main.code).toBe(0);
+    expect(main.stdout).toMatch(/Commands:[\s\S]*train[\s\S]*compare[\s\S]*toy/);
+    for (const cmd of ['train', 'compare', 'toy']) {
+      const r = run([cmd, '--help']);
+      expect(r.code, cmd).toBe(0);
+      expect(r.stdout).toContain(`Usage: simplex-ae ${cmd}`);
+    }
+  });
+
+  it.each([
+    [['train', '--method', 'nope'], /--method: unknown method 'nope'/],
+    [['train', '--steps=-3'], /--steps: expected an integer/],
+    [['train', '--steps', '0'], /--steps: expected an integer ≥ 1, got '0'/],
+    [['train', '--lr', 'fast'], /--lr: expected a learning rate/],
+    [['train', '--dim', '6', '--groups', '4'], /--groups: 4 groups do not divide --dim 6/],
+    [['train', '--k', '9999', '--batch-size', '2'], /--k: K = 9999 exceeds the 98 latent vectors per shard/],
+    [['train', '--bogus', '1'], /Unknown option '--bogus'/],
+    [['toy', '--methods', 'ste'], /--methods does not apply to 'toy'/],
+    [['compare', '--methods', 'ste,nope'], /--methods: unknown method 'nope'/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ])('exits 2 with a message on bad input: %j', (args, message) => {
+    const r = run(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it('train writes every file, with metrics in range', () => {
+    const out = join(work, 'train');
+    const r = run(['train', '--method', 'knn-ce', '--steps', '6', '--out', out, ...TINY]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of ['config.json', 'metrics.json', 'history.csv', 'checkpoint.safetensors', 'reconstructions.png', 'usage.png', 'training.png', 'report.md']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+    const fields = ['method', 'codebookSize', 'dim', 'k', 'steps', 'seed', 'codeUsage', 'perplexityOfMean', 'perplexityOfMeanSoft', 'individualPerplexity', 'perSampleCodeUsage', 'mseHard', 'mseSoft', 'psnrHard', 'trainSeconds', 'stepsPerSecond'];
+    for (const f of fields) expect(m, f).toHaveProperty(f);
+    expect(m.method).toBe('knn-ce');
+    expect(m.steps).toBe(6);
+    expect(m.codeUsage).toBeGreaterThan(0);
+    expect(m.codeUsage).toBeLessThanOrEqual(1);
+    for (const f of ['perplexityOfMean', 'perplexityOfMeanSoft', 'individualPerplexity']) {
+      expect(m[f]).toBeGreaterThanOrEqual(1 - 1e-9);
+      expect(m[f]).toBeLessThanOrEqual(16 + 1e-9);
+    }
+    expect(m.perSampleCodeUsage).toBeGreaterThan(0);
+    expect(m.perSampleCodeUsage).toBeLessThanOrEqual(1);
+    expect(m.mseHard).toBeGreaterThan(0);
+    expect(m.mseHard).toBeLessThan(1);
+    expect(m.psnrHard).toBeCloseTo(10 * Math.log10(1 / m.mseHard), 6);
+    expect(m.stepsPerSecond).toBeGreaterThan(0);
+    const history = readFileSync(join(out, 'history.csv'), 'utf8').trim().split('\n');
+    expect(history[0]).toBe('step,loss,recon,quantizer_loss,batch_usage,seconds');
+    expect(history).toHaveLength(7);
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('![reconstructions](reconstructions.png)');
+  });
+
+  it('--resume continues an interrupted run to the same result as an uninterrupted one', () => {
+    const full = join(work, 'full');
+    const part = join(work, 'part');
+    const args = ['--method', 'knn-ce', '--seed', '3', ...TINY];
+    expect(run(['train', '--steps', '8', '--out', full, ...args]).code).toBe(0);
+    // "Interrupted" after 6 steps (a checkpoint at step 6), then resumed to 8.
+    expect(run(['train', '--steps', '6', '--out', part, ...args]).code).toBe(0);
+    const resumed = run(['train', '--resume', part, '--steps', '8']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const a = JSON.parse(readFileSync(join(full, 'metrics.json'), 'utf8'));
+    const b = JSON.parse(readFileSync(join(part, 'metrics.json'), 'utf8'));
+    for (const f of ['codeUsage', 'perplexityOfMean', 'individualPerplexity', 'mseHard', 'mseSoft', 'histogram']) expect(b[f], f).toEqual(a[f]);
+    const rows = (d: string) => readFileSync(join(d, 'history.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, 5).join(','));
+    expect(rows(part)).toEqual(rows(full)); // the same losses at every step
+  });
+
+  it('compare writes a summary and a report with the table and charts, and reuses finished runs', () => {
+    const out = join(work, 'compare');
+    const args = ['compare', '--methods', 'ste,knn-ce', '--seeds', '0,1', '--steps', '3', '--out', out, ...TINY];
+    const r = run(args);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\| knn-ce \| 2 \|/);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary.map((s: { method: string; seed: number }) => `${s.method}/${s.seed}`)).toEqual(['ste/0', 'ste/1', 'knn-ce/0', 'knn-ce/1']);
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(report).toMatch(/\| method \| seeds \| code usage/);
+    expect(report).toContain('±');
+    for (const f of ['usage.png', 'loss.png', 'final-usage.png', 'individual-perplexity.png']) expect(existsSync(join(out, f)), f).toBe(true);
+    const again = run(args);
+    expect(again.code).toBe(0);
+    expect(again.stdout.match(/finished earlier/g)).toHaveLength(4);
+  });
+
+  it('toy draws the triangle picture', () => {
+    const out = join(work, 'toy');
+    const r = run(['toy', '--steps', '30', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(out, 'simplex.png'))).toBe(true);
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toMatch(/KNN-CE/);
+  });
+});
