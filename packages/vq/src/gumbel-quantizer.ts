@@ -1,0 +1,94 @@
+/**
+ * The wav2vec 2.0 quantizer (the `gumbel` baseline): logits from a linear map, a Gumbel-softmax
+ * sample with a straight-through hard one-hot forward, a temperature annealed from 2 to 0.5, and
+ * the diversity loss that pushes the batch-mean code distribution toward uniform:
+ *
+ *   y = softmax((ℓ + g) / τ), g = −log(−log u);  forward: onehot(argmax y);  backward: ∂y
+ *   L_d = (G·M − Σ_g exp H(p̄_g)) / (G·M),  p̄_g = mean_n softmax(ℓ_n) (no noise)
+ */
+import { Generator, defaultGenerator, rand, randn, zeros, type Tensor } from '@simplex-vq/tensor';
+import { Linear, Parameter } from '@simplex-vq/nn';
+import { entropy } from './perplexity.js';
+import { Quantizer, type QuantizerBaseOptions, type QuantizerOutput } from './quantizer.js';
+
+export interface GumbelQuantizerOptions extends QuantizerBaseOptions {
+  /** Temperature schedule τ(step) = max(end, start · decay^step); wav2vec 2.0: 2 → 0.5, decay 0.999995. */
+  temperature?: { start?: number; end?: number; decay?: number };
+  /** Weight of the diversity loss (default 0.1). */
+  diversityWeight?: number;
+  /** Std of the initial codebook entries (default 1). */
+  codebookStd?: number;
+  generator?: Generator;
+}
+
+export class GumbelQuantizer extends Quantizer {
+  declare readonly codebook: Tensor;
+  declare readonly logitLayer: Linear;
+  declare readonly step: Tensor;
+  readonly schedule: { start: number; end: number; decay: number };
+  readonly diversityWeight: number;
+  private readonly generator: Generator;
+
+  constructor(opts: GumbelQuantizerOptions) {
+    super(opts);
+    this.generator = opts.generator ?? defaultGenerator();
+    this.schedule = { start: 2, end: 0.5, decay: 0.999995, ...opts.temperature };
+    this.diversityWeight = opts.diversityWeight ?? 0.1;
+    const { groups: G, codebookSize: M, groupDim: d } = this;
+    this.registerParameter('codebook', new Parameter(randn([G, M, d], { generator: this.generator }).mul(opts.codebookStd ?? 1)));
+    this.registerModule('logitLayer', new Linear(this.dim, G * M, { generator: this.generator }));
+    this.registerBuffer('step', zeros([]));
+    this.registerGenerator('noise', this.generator);
+  }
+
+  /** The current temperature. */
+  get temperature(): number {
+    const { start, end, decay } = this.schedule;
+    return Math.max(end, start * decay ** this.step.item());
+  }
+
+  effectiveCodebook(): Tensor {
+    return this.codebook;
+  }
+
+  override forward(input: Tensor): QuantizerOutput {
+    const lead = input.shape.slice(0, -1);
+    const z = this.rows(input);
+    const N = z.shape[0]!, G = this.groups, M = this.codebookSize;
+    const logits = this.logitLayer.forward(z).reshape([N, G, M]).permute([1, 0, 2]); // [G, N, M]
+    const logProbs = logits.logSoftmax(-1);
+    const probs = logProbs.exp();
+    const stats: Record<string, number> = {};
+    let indices: Tensor;
+    let q: Tensor;
+    let loss = zeros([]);
+    if (this.training) {
+      const tau = this.temperature;
+      const u = rand([G, N, M], { generator: this.generator }).clamp(1e-10, 1 - 1e-7);
+      const y = logits.add(u.log().neg().log().neg()).div(tau).softmax(-1);
+      indices = y.detach().argmax(-1);
+      const hard = indices.oneHot(M, 'float32');
+      q = hard.sub(y.detach()).add(y).matmul(this.codebook); // straight-through
+      const meanProbs = probs.mean(1); // [G, M]
+      const diversity = entropy(meanProbs).exp().sum().neg().add(G * M).div(G * M);
+      loss = diversity.mul(this.diversityWeight);
+      stats.diversity = diversity.item();
+      stats.temperature = tau;
+      this.step.assign(this.step.add(1));
+    } else {
+      indices = logits.detach().argmax(-1);
+      q = this.lookup(this.codebook, indices);
+      stats.temperature = this.temperature;
+    }
+    stats.batchUsage = this.batchUsage(indices);
+    const toRows = (t: Tensor) => (G === 1 ? t.squeeze(0) : t.permute([1, 0, 2]));
+    return {
+      quantized: this.merge(q).reshape(input.shape),
+      indices: this.shapeIndices(indices, lead),
+      probs: toRows(probs),
+      logProbs: toRows(logProbs),
+      loss,
+      stats,
+    };
+  }
+}

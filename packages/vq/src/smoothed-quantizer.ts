@@ -1,0 +1,129 @@
+/**
+ * Smoothed vector quantization (SPEC section 1), with the KNN or perplexity regularizer.
+ *
+ *   logits ℓ[n, m] = −‖z_n − E_m‖² / τ   ('distance', the default), or ℓ = z W + b ('linear');
+ *   p_n = softmax(ℓ_n), a point of the simplex;
+ *   training: q_n = p_n E (a convex combination of codes);  eval: q_n = E[argmax p_n].
+ *
+ * The loss is β‖z − sg(q)‖² (the commitment term, on by default for 'distance') plus λ times the
+ * regularizer: L_KNN ('knn'), the perplexity regularizer ('perplexity'), or nothing ('none' — the
+ * setting that collapses). Every choice the spec calls a decision is an option here.
+ */
+import { Generator, defaultGenerator, randn, tensor, zeros, type Tensor } from '@simplex-vq/tensor';
+import { Linear, Parameter } from '@simplex-vq/nn';
+import { knnRegularizer, type KnnDistance } from './knn-regularizer.js';
+import { perplexityRegularizer } from './perplexity.js';
+import { Quantizer, squaredDistances, type QuantizerBaseOptions, type QuantizerOutput } from './quantizer.js';
+
+export type Regularizer =
+  | { type: 'none' }
+  | { type: 'knn'; k?: number; distance?: KnnDistance; shards?: number; vertexSubset?: number; weight?: number }
+  | { type: 'perplexity'; weight?: number };
+
+export interface SmoothedQuantizerOptions extends QuantizerBaseOptions {
+  /** How logits are made (default 'distance'). */
+  logits?: 'distance' | 'linear';
+  /** Softmax temperature τ (default 1). */
+  temperature?: number;
+  /** Learn log τ as a parameter (default false). */
+  learnTemperature?: boolean;
+  /** Commitment weight β (default 0.25 for 'distance', 0 for 'linear'; 0 switches it off). */
+  commitment?: number;
+  /** The regularizer on p (default: KNN-CE with K = 1, λ = 1). */
+  regularizer?: Regularizer;
+  /** Std of the initial codebook entries (default 1). */
+  codebookStd?: number;
+  /** Generator for initialization and vertex subsets (default: the global one). */
+  generator?: Generator;
+}
+
+export class SmoothedQuantizer extends Quantizer {
+  /** [G, M, d] */
+  declare readonly codebook: Tensor;
+  /** log τ, [] (a parameter when learned, a buffer otherwise). */
+  declare readonly logTemperature: Tensor;
+  declare readonly logitLayer: Linear | null;
+  readonly logitsKind: 'distance' | 'linear';
+  readonly commitment: number;
+  readonly regularizer: Regularizer;
+  private readonly generator: Generator;
+
+  constructor(opts: SmoothedQuantizerOptions) {
+    super(opts);
+    this.generator = opts.generator ?? defaultGenerator();
+    // Registered so checkpoints save its state (vertex subsets, k-means, dead-code replacement draw from it).
+    this.registerGenerator('sampler', this.generator);
+    this.logitsKind = opts.logits ?? 'distance';
+    this.commitment = opts.commitment ?? (this.logitsKind === 'distance' ? 0.25 : 0);
+    this.regularizer = opts.regularizer ?? { type: 'knn', k: 1, distance: 'ce' };
+    const { groups: G, codebookSize: M, groupDim: d } = this;
+    this.registerParameter('codebook', new Parameter(randn([G, M, d], { generator: this.generator }).mul(opts.codebookStd ?? 1)));
+    const logTau = tensor(Math.log(opts.temperature ?? 1));
+    if (opts.learnTemperature) this.registerParameter('logTemperature', new Parameter(logTau));
+    else this.registerBuffer('logTemperature', logTau);
+    this.registerModule('logitLayer', this.logitsKind === 'linear' ? new Linear(this.dim, G * M, { generator: this.generator }) : null);
+  }
+
+  get temperature(): number {
+    return Math.exp(this.logTemperature.item());
+  }
+
+  effectiveCodebook(): Tensor {
+    return this.codebook;
+  }
+
+  /** Logits [G, N, M] for rows z [N, C]. */
+  logits(z: Tensor): Tensor {
+    const tau = this.logTemperature.exp();
+    if (this.logitLayer) {
+      const l = this.logitLayer.forward(z).reshape([z.shape[0]!, this.groups, this.codebookSize]).permute([1, 0, 2]);
+      return l.div(tau);
+    }
+    return squaredDistances(this.split(z), this.codebook).neg().div(tau);
+  }
+
+  override forward(input: Tensor): QuantizerOutput {
+    const lead = input.shape.slice(0, -1);
+    const z = this.rows(input);
+    const logits = this.logits(z); // [G, N, M]
+    const logProbs = logits.logSoftmax(-1);
+    const probs = logProbs.exp();
+    const indices = logits.detach().argmax(-1); // [G, N]
+    const q = this.training ? probs.matmul(this.codebook) : this.lookup(this.codebook, indices); // [G, N, d]
+    const quantized = this.merge(q);
+    const stats: Record<string, number> = {};
+    let loss = zeros([]);
+    if (this.commitment > 0) {
+      const commit = z.sub(quantized.detach()).square().mean();
+      loss = loss.add(commit.mul(this.commitment));
+      stats.commitment = commit.item();
+    }
+    const reg = this.regularizer;
+    if (reg.type !== 'none' && this.training) {
+      // Per group, on its [N, M] matrix; the groups' losses are averaged.
+      let total = zeros([]);
+      for (let g = 0; g < this.groups; g++) {
+        const lp = this.groups === 1 ? logProbs.squeeze(0) : logProbs.slice(0, g, g + 1).squeeze(0);
+        total = total.add(
+          reg.type === 'knn'
+            ? knnRegularizer(lp, { input: 'logProbs', k: reg.k, distance: reg.distance, shards: reg.shards, vertexSubset: reg.vertexSubset, generator: this.generator })
+            : perplexityRegularizer(lp.exp(), { input: 'probs' }),
+        );
+      }
+      const r = total.div(this.groups);
+      loss = loss.add(r.mul(reg.weight ?? 1));
+      stats[reg.type] = r.item();
+    }
+    stats.temperature = this.temperature;
+    stats.batchUsage = this.batchUsage(indices);
+    const toRows = (t: Tensor) => (this.groups === 1 ? t.squeeze(0) : t.permute([1, 0, 2]));
+    return {
+      quantized: quantized.reshape(input.shape),
+      indices: this.shapeIndices(indices, lead),
+      probs: toRows(probs),
+      logProbs: toRows(logProbs),
+      loss,
+      stats,
+    };
+  }
+}
