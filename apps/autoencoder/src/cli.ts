@@ -205,6 +205,7 @@ async function train(v: Values): Promise<void> {
   let started = false;
   const run = await trainRun(dir, config, {
     resume: typeof v.resume === 'string',
+    onBackend: (d) => console.log(`backend: ${d}`),
     onStep: (i) => {
       if (!started) {
         bar.start(i.step - 1);
@@ -242,6 +243,7 @@ async function compare(v: Values): Promise<void> {
   const out = resolve(typeof v.out === 'string' ? v.out : join('runs', 'compare'));
   console.log(`compare: ${methods.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, C = ${base.dim}, ${base.steps} steps of batch ${base.batchSize} → ${out}`);
   let bar: ReturnType<typeof progress> | null = null;
+  let backendShown = false;
   const results = await compareRuns({
     methods,
     seeds,
@@ -254,6 +256,10 @@ async function compare(v: Values): Promise<void> {
       else bar = progress(`[${i + 1}/${total}] ${name}`, base.steps);
     },
     train: {
+      onBackend: (d) => {
+        if (!backendShown) console.log(`backend: ${d}`);
+        backendShown = true;
+      },
       onStep: (info) => {
         if (bar && info.step === 1) bar.start(0);
         bar?.update(info);

@@ -58,6 +58,8 @@ export interface TrainOptions {
   onStep?: (info: StepInfo) => void;
   /** Called with the phase name when a long phase starts ('evaluate'). */
   onPhase?: (phase: string) => void;
+  /** Called once with a description of the backend the run uses (which gpu.js target, threads). */
+  onBackend?: (description: string) => void;
 }
 
 const HISTORY_HEADER = 'step,loss,recon,quantizer_loss,batch_usage,seconds';
@@ -98,6 +100,7 @@ export async function trainRun(dir: string, cfgIn: TrainConfig, opts: TrainOptio
   }
   writeFileAtomic(join(dir, 'config.json'), new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`));
   const backendName = await useBackend(config.backend);
+  opts.onBackend?.(backendName);
 
   const { train, test } = loadMnist();
   const model = new Autoencoder(config, new Generator(config.seed));

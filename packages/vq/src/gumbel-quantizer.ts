@@ -32,7 +32,9 @@ export class GumbelQuantizer extends Quantizer {
   constructor(opts: GumbelQuantizerOptions) {
     super(opts);
     this.generator = opts.generator ?? defaultGenerator();
-    this.schedule = { start: 2, end: 0.5, decay: 0.999995, ...opts.temperature };
+    // Field by field, so a field given as undefined keeps its default (a spread would copy the undefined).
+    const t = opts.temperature ?? {};
+    this.schedule = { start: t.start ?? 2, end: t.end ?? 0.5, decay: t.decay ?? 0.999995 };
     this.diversityWeight = opts.diversityWeight ?? 0.1;
     const { groups: G, codebookSize: M, groupDim: d } = this;
     this.registerParameter('codebook', new Parameter(randn([G, M, d], { generator: this.generator }).mul(opts.codebookStd ?? 1)));

@@ -92,12 +92,13 @@ export class VectorQuantizer extends Quantizer {
     let idx = this.nearest(zg, this.codebook);
     if (this.training) {
       this.trackUsage(idx);
-      if (this.ema) {
-        this.emaUpdate(zg, idx);
-      }
+      // Codes unused by recent batches (this one included) restart on rows of this batch.
       if (this.deadCodeThreshold > 0 && this.replaceDeadCodes(zg)) idx = this.nearest(zg, this.codebook);
     }
     const e = this.lookup(this.codebook, idx); // [G, N, d]
+    // As in the reference VQ-VAE: this batch is quantized with the codebook it was assigned
+    // with; the EMA update it contributes takes effect from the next step.
+    if (this.training && this.ema) this.emaUpdate(zg, idx);
     const stats: Record<string, number> = {};
     const commit = zg.sub(e.detach()).square().mean();
     let loss = commit.mul(this.commitment);
