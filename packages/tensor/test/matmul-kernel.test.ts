@@ -65,11 +65,15 @@ function run(backend: CpuBackend, a: Float32Array, b: Float32Array, spec: Matmul
 }
 
 /**
- * Whether a result came from the thread pool: the pool returns its output in shared memory. Used
- * to make sure the threaded comparisons below really exercise the pool (small products run on the
- * calling thread even on a threaded backend).
+ * Runs a product and says whether it went through the thread pool (the backend counts pooled
+ * products). Used to make sure the threaded comparisons below really exercise the pool (small
+ * products run on the calling thread even on a threaded backend).
  */
-const fromPool = (x: Float32Array) => typeof SharedArrayBuffer !== 'undefined' && x.buffer instanceof SharedArrayBuffer;
+function runCounted(backend: CpuBackend, a: Float32Array, b: Float32Array, spec: MatmulSpec): { out: Float32Array; pooled: boolean } {
+  const before = backend.pooledProducts;
+  const out = run(backend, a, b, spec);
+  return { out, pooled: backend.pooledProducts > before };
+}
 
 function expectBitIdentical(x: Float32Array, y: Float32Array, what: string): void {
   expect(x.length, what).toBe(y.length);
@@ -101,11 +105,13 @@ describe('CpuBackend.matmul against a naive triple loop', () => {
           const spec: MatmulSpec = { batch: 1, m, k, n, aBatchStride: 0, bBatchStride: 0, transA, transB };
           const a = randomArray(m * k, gen), b = randomArray(k * n, gen);
           const what = `m=${m} k=${k} n=${n} transA=${transA} transB=${transB}`;
-          const c1 = run(single, a, b, spec);
+          const r1 = runCounted(single, a, b, spec);
+          const c1 = r1.out;
           expectMatchesNaive(c1, a, b, spec, `single ${what}`);
-          const c2 = run(threaded, a, b, spec);
-          if (fromPool(c2)) pooled++;
-          expect(fromPool(c1), `single-threaded backend used a pool: ${what}`).toBe(false);
+          const r2 = runCounted(threaded, a, b, spec);
+          const c2 = r2.out;
+          if (r2.pooled) pooled++;
+          expect(r1.pooled, `single-threaded backend used a pool: ${what}`).toBe(false);
           expectMatchesNaive(c2, a, b, spec, `threaded ${what}`);
           expectBitIdentical(c2, c1, `threaded vs single ${what}`);
         }

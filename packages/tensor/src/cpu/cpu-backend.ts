@@ -85,6 +85,11 @@ export class CpuBackend implements Backend {
     return this.getPool()?.size ?? 1;
   }
 
+  /** Products that ran on the thread pool so far. */
+  get pooledProducts(): number {
+    return this.pool?.jobs ?? 0;
+  }
+
   private getPool(): ThreadPool | null {
     if (this.pool === undefined) {
       this.pool = this.threads === 1 ? null : ThreadPool.create(this.threads === 'auto' ? undefined : this.threads);
