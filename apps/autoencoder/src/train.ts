@@ -16,8 +16,8 @@ import { Batcher, gatherImages, loadMnist, type ImageSet } from '@simplex-vq/dat
 import { resolveConfig, type TrainConfig } from './config.js';
 import { Autoencoder } from './model.js';
 
-/** The fields of metrics.json. */
-export interface RunMetrics {
+/** The fields of metrics.json: the settings that identify the run, the evaluation, and the speed. */
+export interface RunMetrics extends Evaluation {
   method: string;
   codebookSize: number;
   dim: number;
@@ -26,21 +26,10 @@ export interface RunMetrics {
   steps: number;
   seed: number;
   batchSize: number;
-  /** Fraction of codes used on the test set, in [0, 1]. */
-  codeUsage: number;
-  perplexityOfMean: number;
-  perplexityOfMeanSoft: number | null;
-  individualPerplexity: number;
-  perSampleCodeUsage: number;
-  mseHard: number;
-  mseSoft: number;
-  psnrHard: number;
-  psnrSoft: number;
   trainSeconds: number;
   stepsPerSecond: number;
+  /** The backend the run trained on (and, for gpu.js, its target). */
   backend: string;
-  /** Per-code usage counts on the test set (all groups concatenated). */
-  histogram: number[];
 }
 
 export interface StepInfo {
@@ -174,7 +163,9 @@ export async function trainRun(dir: string, cfgIn: TrainConfig, opts: TrainOptio
   return { metrics, model, config, test };
 }
 
+/** Test-set figures (see evaluate()). */
 export interface Evaluation {
+  /** Fraction of codes used on the test set, in [0, 1]. */
   codeUsage: number;
   perplexityOfMean: number;
   perplexityOfMeanSoft: number | null;

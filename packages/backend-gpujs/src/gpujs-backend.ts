@@ -14,7 +14,7 @@
  * exceeded, so device memory stays bounded whatever the collector does. On the webasm and cpu targets a handle
  * holds a Float32Array. int32 tensors are stored as floats (exact below 2^24).
  */
-import { BackendError, type Backend, type BinaryOp, type ConvGeometry, type DType, type DataHandle, type HostArray, type MatmulSpec, type ReduceOp, type Shape, type UnaryOp, sizeOf, stridesOf } from '@simplex-vq/tensor';
+import { BackendError, type Backend, type BinaryOp, type ConvGeometry, type DType, type DataHandle, type HostArray, type MatmulSpec, type ReduceOp, type Shape, type UnaryOp, broadcastStrides, collapseDims as collapse, sizeOf, stridesOf } from '@simplex-vq/tensor';
 import gpujs from 'gpu.js';
 import { ERF_SOURCE, SIN_SOURCE, kernel, lit, offsetExpr, unravel } from './kernel-source.js';
 
@@ -81,31 +81,6 @@ const BINARY: Record<BinaryOp, string> = {
   gt: 'x > y ? 1.0 : 0.0',
   ge: 'x >= y ? 1.0 : 0.0',
 };
-
-/** Axes of size 1 dropped and contiguous runs merged, as the CPU backend does, to keep kernels short. */
-function collapse(dims: readonly number[], strides: readonly (readonly number[])[]): { dims: number[]; strides: number[][] } {
-  const outDims: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let d = 0; d < dims.length; d++) {
-    const n = dims[d]!;
-    if (n === 1) continue;
-    const last = outDims.length - 1;
-    if (last >= 0 && strides.every((s, i) => outStrides[i]![last] === s[d]! * n)) {
-      outDims[last] = outDims[last]! * n;
-      strides.forEach((s, i) => (outStrides[i]![last] = s[d]!));
-      continue;
-    }
-    outDims.push(n);
-    strides.forEach((s, i) => outStrides[i]!.push(s[d]!));
-  }
-  return { dims: outDims, strides: outStrides };
-}
-
-function broadcastStrides(shape: Shape, outShape: Shape): number[] {
-  const st = stridesOf(shape);
-  const off = outShape.length - shape.length;
-  return outShape.map((_, i) => (i < off || shape[i - off] === 1 ? 0 : st[i - off]!));
-}
 
 function deleteTexture(t: Texture): void {
   try {

@@ -35,7 +35,7 @@ export { type BackwardOptions, type GradNode, detectAnomaly, enableGrad, isGradE
 export { type RandomOptions, type TensorOptions, arange, full, ones, rand, randint, randn, tensor, zeros } from './creation.js';
 export { Generator, defaultGenerator, manualSeed } from './random.js';
 export { AnomalyError, AutogradError, BackendError, DTypeError, IndexError, ShapeError, TensorError } from './errors.js';
-export { type Shape, broadcastShapes, sizeOf, stridesOf } from './shape.js';
+export { type Shape, broadcastShapes, broadcastStrides, collapseDims, sizeOf, stridesOf } from './shape.js';
 export { type GradCheckOptions, type GradCheckResult, gradCheck } from './grad-check.js';
 export { toDot } from './to-dot.js';
 export { type TensorLike, fromHandle } from './ops/util.js';

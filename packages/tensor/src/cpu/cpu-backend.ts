@@ -8,9 +8,9 @@
  */
 import type { Backend, BinaryOp, ConvGeometry, DType, DataHandle, HostArray, MatmulSpec, ReduceOp, UnaryOp } from '../backend.js';
 import { IndexError } from '../errors.js';
-import { broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
+import { broadcastStrides, collapseDims, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { gemmRows } from './gemm.js';
-import { collapseDims, compileStrided } from './strided-kernel.js';
+import { compileStrided } from './strided-kernel.js';
 import { ThreadPool } from './thread-pool.js';
 
 type Arr = Float32Array | Float64Array | Int32Array;

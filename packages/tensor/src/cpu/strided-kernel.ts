@@ -85,30 +85,3 @@ export function compileStrided(arity: 0 | 1 | 2 | 3, expr: string): StridedKerne
   cache.set(key, k);
   return k;
 }
-
-/**
- * Merges adjacent axes that every operand walks contiguously (stride[d] = stride[d+1]·dims[d+1],
- * which also holds for broadcast axes of stride 0) and drops axes of size 1, so most loops run with
- * rank 1 or 2.
- */
-export function collapseDims(dims: readonly number[], strides: readonly (readonly number[])[]): { dims: number[]; strides: number[][] } {
-  const outDims: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let d = 0; d < dims.length; d++) {
-    const n = dims[d]!;
-    if (n === 1) continue;
-    const last = outDims.length - 1;
-    if (last >= 0 && strides.every((s, i) => outStrides[i]![last] === s[d]! * n)) {
-      outDims[last] = outDims[last]! * n;
-      strides.forEach((s, i) => (outStrides[i]![last] = s[d]!));
-      continue;
-    }
-    outDims.push(n);
-    strides.forEach((s, i) => outStrides[i]!.push(s[d]!));
-  }
-  if (outDims.length === 0) {
-    outDims.push(1);
-    strides.forEach((_, i) => outStrides[i]!.push(1));
-  }
-  return { dims: outDims, strides: outStrides };
-}
