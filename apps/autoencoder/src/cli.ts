@@ -20,6 +20,7 @@ import { ConfigError, DEFAULTS, resolveConfig, type TrainConfig } from './config
 import { compareRuns, resultsTable } from './compare.js';
 import { writeRunReport } from './report.js';
 import { TOY_METHODS, runToy } from './toy.js';
+import { runSweep } from './sweep.js';
 import { trainRun, type StepInfo } from './train.js';
 
 const COMMON = `Model and training options:
@@ -48,6 +49,7 @@ quantizers of "Pushing Toward the Simplex Vertices": KNN-regularized smoothed VQ
 Commands:
   train     train and evaluate one run
   compare   several methods and seeds with shared settings, one report
+  sweep     every method at several channel counts C: the paper-shaped experiment
   toy       the M = 3 triangle picture (under a minute)
 
 Run 'simplex-ae <command> --help' for its options.
@@ -73,6 +75,19 @@ Running it again with the same --out reuses finished runs and resumes interrupte
   --seeds <s1,s2,...>      seeds (default 0)
   --out <dir>              output directory (default runs/compare)
 ${COMMON.replace(/\n  --method <name>[^\n]*/, '').replace(/\n  --seed <n>[^\n]*/, '')}
+  -h, --help               this help
+`,
+  sweep: `Usage: simplex-ae sweep [options]
+
+The experiment shaped like the paper's tables: a 'compare' of every method at each channel count
+C (--out/c<C>/), then report.md with a table per C, charts across C, and each claim of the spec
+that this experiment tests, judged from the numbers. Reuses finished runs when run again.
+
+  --dims <c1,c2,...>       channel counts C (default 3,32,256)
+  --methods <a,b,...>      methods (default all: ${METHODS.join(',')})
+  --seeds <s1,s2,...>      seeds (default 0,1)
+  --out <dir>              output directory (default runs/sweep)
+${COMMON.replace(/\n  --method <name>[^\n]*/, '').replace(/\n  --seed <n>[^\n]*/, '').replace(/\n  --dim <C>[^\n]*/, '').replace(`--codebook-size <M>      codes per group (default ${DEFAULTS.codebookSize})`, '--codebook-size <M>      codes per group (default 512)')}
   -h, --help               this help
 `,
   toy: `Usage: simplex-ae toy [options]
@@ -110,12 +125,14 @@ const OPTION_SPEC = {
   resume: { type: 'string' },
   methods: { type: 'string' },
   seeds: { type: 'string' },
+  dims: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const ALLOWED: Record<string, readonly string[]> = {
   train: ['method', 'codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'seed', 'backend', 'checkpoint-every', 'eval-images', 'out', 'resume', 'help'],
   compare: ['codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds', 'help'],
+  sweep: ['codebook-size', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds', 'dims', 'help'],
   toy: ['out', 'steps', 'seed', 'help'],
 };
 
@@ -228,48 +245,74 @@ function list<T>(option: string, raw: string, map: (s: string) => T): T[] {
   return items.map(map);
 }
 
-async function compare(v: Values): Promise<void> {
-  const base = configFrom(v);
-  const methods = list('methods', typeof v.methods === 'string' ? v.methods : 'ste,perplexity,knn-l2,knn-ce', (s) => {
+function methodsOf(v: Values, dflt: string): Method[] {
+  return list('methods', typeof v.methods === 'string' ? v.methods : dflt, (s) => {
     if (!isMethod(s)) throw new ConfigError('methods', `unknown method '${s}'; choose from ${METHODS.join(', ')}`);
     return s as Method;
   });
-  const seeds = list('seeds', typeof v.seeds === 'string' ? v.seeds : '0', (s) => {
+}
+
+function intsOf(option: string, raw: string, min: number): number[] {
+  return list(option, raw, (s) => {
     const n = Number(s);
-    if (!Number.isInteger(n) || n < 0) throw new ConfigError('seeds', `'${s}' is not a non-negative integer`);
+    if (!Number.isInteger(n) || n < min) throw new ConfigError(option, `'${s}' is not an integer ≥ ${min}`);
     return n;
   });
-  for (const m of methods) configFrom({ ...v, method: m }); // validate each method's constraints up front
-  const out = resolve(typeof v.out === 'string' ? v.out : join('runs', 'compare'));
-  console.log(`compare: ${methods.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, C = ${base.dim}, ${base.steps} steps of batch ${base.batchSize} → ${out}`);
+}
+
+/** Progress reporting shared by compare and sweep: a bar per run, a line for reused runs. */
+function runProgress(steps: number) {
   let bar: ReturnType<typeof progress> | null = null;
   let backendShown = false;
-  const results = await compareRuns({
-    methods,
-    seeds,
-    base,
-    out,
-    onRun: (name, i, total, reused) => {
+  return {
+    onRun: (name: string, i: number, total: number, reused: boolean) => {
       bar?.stop();
       bar = null;
       if (reused) console.log(`[${i + 1}/${total}] ${name}: finished earlier, reusing its metrics`);
-      else bar = progress(`[${i + 1}/${total}] ${name}`, base.steps);
+      else bar = progress(`[${i + 1}/${total}] ${name}`, steps);
     },
     train: {
-      onBackend: (d) => {
+      onBackend: (d: string) => {
         if (!backendShown) console.log(`backend: ${d}`);
         backendShown = true;
       },
-      onStep: (info) => {
+      onStep: (info: StepInfo) => {
         if (bar && info.step === 1) bar.start(0);
         bar?.update(info);
       },
       onPhase: () => bar?.stop(),
     },
-  });
-  (bar as ReturnType<typeof progress> | null)?.stop();
+    stop: () => bar?.stop(),
+  };
+}
+
+async function compare(v: Values): Promise<void> {
+  const base = configFrom(v);
+  const methods = methodsOf(v, 'ste,perplexity,knn-l2,knn-ce');
+  const seeds = intsOf('seeds', typeof v.seeds === 'string' ? v.seeds : '0', 0);
+  for (const m of methods) configFrom({ ...v, method: m }); // validate each method's constraints up front
+  const out = resolve(typeof v.out === 'string' ? v.out : join('runs', 'compare'));
+  console.log(`compare: ${methods.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, C = ${base.dim}, ${base.steps} steps of batch ${base.batchSize} → ${out}`);
+  const p = runProgress(base.steps);
+  const results = await compareRuns({ methods, seeds, base, out, onRun: p.onRun, train: p.train });
+  p.stop();
   console.log(`\n${resultsTable(results)}\n`);
   console.log(`report: ${join(out, 'report.md')}`);
+}
+
+async function sweep(v: Values): Promise<void> {
+  const base = configFrom({ 'codebook-size': '512', ...v });
+  const methods = methodsOf(v, METHODS.join(','));
+  const seeds = intsOf('seeds', typeof v.seeds === 'string' ? v.seeds : '0,1', 0);
+  const dims = intsOf('dims', typeof v.dims === 'string' ? v.dims : '3,32,256', 1);
+  for (const m of methods) for (const d of dims) configFrom({ 'codebook-size': '512', ...v, method: m, dim: String(d) });
+  const out = resolve(typeof v.out === 'string' ? v.out : join('runs', 'sweep'));
+  console.log(`sweep: C = ${dims.join(', ')}; ${methods.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, ${base.steps} steps of batch ${base.batchSize} → ${out}`);
+  const p = runProgress(base.steps);
+  const all = await runSweep({ dims, methods, seeds, base, out, onRun: p.onRun, train: p.train });
+  p.stop();
+  for (const [d, results] of all) console.log(`\nC = ${d}\n${resultsTable(results)}`);
+  console.log(`\nreport: ${join(out, 'report.md')}`);
 }
 
 async function toy(v: Values): Promise<void> {
@@ -322,6 +365,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (command === 'train') await train(v);
     else if (command === 'compare') await compare(v);
+    else if (command === 'sweep') await sweep(v);
     else await toy(v);
     return 0;
   } catch (err) {

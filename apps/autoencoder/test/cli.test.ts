@@ -112,6 +112,16 @@ describe('simplex-ae', () => {
     expect(again.stdout.match(/finished earlier/g)).toHaveLength(4);
   });
 
+  it('sweep runs every method per C and judges the claims from the numbers', () => {
+    const out = join(work, 'sweep');
+    const r = run(['sweep', '--dims', '2,4', '--methods', 'ste,smooth,perplexity,simvq,knn-l2,knn-ce', '--seeds', '0', '--steps', '2', '--out', out, ...TINY.filter((_, i, a) => a[i] !== '--dim' && a[i - 1] !== '--dim')]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(report).toMatch(/## C = 2[\s\S]*## C = 4/);
+    expect(report).toMatch(/\*\*1\. KNN-CE reaches near-complete code usage[^*]*\*\* — (holds|does not hold|unclear)\. KNN-CE code usage at C = 2 \/ 4: [0-9.]+ \/ [0-9.]+/);
+    for (const f of ['code-usage.png', 'individual-perplexity.png', 'per-image-usage.png', 'c2/summary.json', 'c4/report.md']) expect(existsSync(join(out, f)), f).toBe(true);
+  });
+
   it('toy draws the triangle picture', () => {
     const out = join(work, 'toy');
     const r = run(['toy', '--steps', '30', '--out', out]);
