@@ -1,5 +1,27 @@
 /**
- * @simplex-vq/datasets — data for the experiments: MNIST (from the `mnist` package) and batching.
+ * @simplex-vq/datasets — data for the experiments: MNIST (from the `mnist` package), batching, and
+ * speech (a synthetic eSpeak NG corpus, WAV folders).
  */
 export { MNIST_SIZE, gatherImages, loadMnist, type ImageSet } from './mnist.js';
 export { Batcher, type BatcherOptions, type BatcherState } from './batcher.js';
+export {
+  DEFAULT_WORDS,
+  DIGIT_WORDS,
+  ESPEAK_VARIANTS,
+  ESPEAK_VOICES,
+  SPEECH_SAMPLE_RATE,
+  loadWavFolder,
+  makeSpeechCorpus,
+  normalizeSpeech,
+  splitBySpeaker,
+  toMono16k,
+  type NormalizeOptions,
+  type SkippedFile,
+  type SpeakerSplitOptions,
+  type SpeechCorpus,
+  type SpeechCorpusOptions,
+  type SyntheticSpeechCorpus,
+  type Utterance,
+  type WavFolder,
+  type WavFolderOptions,
+} from './speech/index.js';
