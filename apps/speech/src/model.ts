@@ -106,17 +106,28 @@ export class SpeechModel extends Module {
    * (1 = past the end of the utterance) hides padded steps from attention.
    */
   override forward(wave: Tensor, mask: Tensor, padding?: Tensor): SpeechForward {
-    const z = this.encode(wave);
-    const features = this.featureNorm.forward(z);
-    let x = this.featureProj.forward(features); // [B, T, d]
-    const m = mask.unsqueeze(-1);
-    x = x.mul(m.neg().add(1)).add(m.mul(this.maskEmbedding));
-    const pos = this.gelu.forward(this.posConv.forward(x.permute([0, 2, 1]))).permute([0, 2, 1]);
-    x = x.add(pos);
-    for (const layer of this.layers) x = layer.forward(x, padding ? { keyPaddingMask: padding } : {});
-    const context = this.projectContext.forward(this.finalNorm.forward(x));
+    const features = this.featureNorm.forward(this.encode(wave));
+    const context = this.projectContext.forward(this.contextOf(features, mask, padding));
     const quantizer = this.quantizer.forward(features);
     const targets = this.projectTargets.forward(quantizer.quantized);
     return { context, targets, quantizer, features };
+  }
+
+  /** The transformer's output [B, T, d] for normalized features, with `mask`ed steps replaced. */
+  contextOf(features: Tensor, mask: Tensor | null, padding?: Tensor): Tensor {
+    let x = this.featureProj.forward(features); // [B, T, d]
+    if (mask) {
+      const m = mask.unsqueeze(-1);
+      x = x.mul(m.neg().add(1)).add(m.mul(this.maskEmbedding));
+    }
+    const pos = this.gelu.forward(this.posConv.forward(x.permute([0, 2, 1]))).permute([0, 2, 1]);
+    x = x.add(pos);
+    for (const layer of this.layers) x = layer.forward(x, padding ? { keyPaddingMask: padding } : {});
+    return this.finalNorm.forward(x);
+  }
+
+  /** Unmasked context features [B, T, d] of waveforms: what the linear probe reads. */
+  features(wave: Tensor, padding?: Tensor): Tensor {
+    return this.contextOf(this.featureNorm.forward(this.encode(wave)), null, padding);
   }
 }

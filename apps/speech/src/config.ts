@@ -1,0 +1,137 @@
+/** Settings of one speech run, their defaults and validation (a bad value names its option). */
+import { METHODS, isMethod, type Method } from '@simplex-vq/vq';
+
+export interface SpeechConfig {
+  method: Method;
+  groups: number;
+  codebookSize: number;
+  convChannels: number;
+  dModel: number;
+  layers: number;
+  heads: number;
+  ffDim: number;
+  finalDim: number;
+  k: number;
+  shards: number;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  /** Longest stretch of an utterance a training batch uses (longer ones are cropped at random). */
+  maxSeconds: number;
+  maskProb: number;
+  maskSpan: number;
+  distractors: number;
+  temperature: number;
+  checkpointEvery: number;
+  /** A folder of WAV files to use instead of the synthetic corpus. */
+  data: string | null;
+  /** Regular expression whose first group is a file's label (with --data). */
+  labelPattern: string | null;
+  /** Seed of the synthetic corpus (its voices, words, pitches and speeds). */
+  corpusSeed: number;
+  /** Synthetic corpus: the first this many words of the vocabulary (digits first). */
+  vocabulary: number;
+  /** Synthetic corpus: single-word utterances of each word, multi-word ones, and speakers. */
+  perWord: number;
+  sequences: number;
+  speakers: number;
+  /** Where the synthetic corpus is cached. */
+  cacheDir: string;
+  backend: 'cpu' | 'gpujs';
+}
+
+export const SPEECH_DEFAULTS: SpeechConfig = {
+  method: 'knn-ce',
+  groups: 1,
+  codebookSize: 64,
+  convChannels: 32,
+  dModel: 64,
+  layers: 2,
+  heads: 4,
+  ffDim: 128,
+  finalDim: 32,
+  k: 1,
+  shards: 1,
+  steps: 300,
+  batchSize: 8,
+  lr: 1e-3,
+  seed: 0,
+  maxSeconds: 1.5,
+  maskProb: 0.1,
+  maskSpan: 5,
+  distractors: 10,
+  temperature: 0.1,
+  checkpointEvery: 100,
+  data: null,
+  labelPattern: null,
+  corpusSeed: 0,
+  vocabulary: 35,
+  perWord: 20,
+  sequences: 100,
+  speakers: 40,
+  cacheDir: '.cache/simplex-vq',
+  backend: 'cpu',
+};
+
+export class ConfigError extends Error {
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(`--${option}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** Merges raw option values over the defaults, validating each. */
+export function resolveSpeechConfig(raw: Partial<Record<keyof SpeechConfig, unknown>>, base: SpeechConfig = SPEECH_DEFAULTS): SpeechConfig {
+  const c = { ...base };
+  const num = (key: keyof SpeechConfig, check: (n: number) => boolean, what: string) => {
+    const v = raw[key];
+    if (v === undefined) return;
+    const n = Number(v);
+    if (!Number.isFinite(n) || !check(n)) throw new ConfigError(kebab(key), `expected ${what}, got '${v}'`);
+    (c as Record<string, unknown>)[key] = n;
+  };
+  const posInt = (n: number) => Number.isInteger(n) && n >= 1;
+  if (raw.method !== undefined) {
+    const m = String(raw.method);
+    if (!isMethod(m)) throw new ConfigError('method', `unknown method '${m}'; choose one of ${METHODS.join(', ')}`);
+    c.method = m;
+  }
+  for (const key of ['groups', 'codebookSize', 'convChannels', 'dModel', 'layers', 'heads', 'ffDim', 'finalDim', 'k', 'shards', 'steps', 'batchSize', 'maskSpan', 'distractors', 'checkpointEvery'] as const) {
+    num(key, posInt, 'a positive integer');
+  }
+  num('seed', (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer');
+  num('vocabulary', (n) => Number.isInteger(n) && n >= 2 && n <= 35, 'an integer in [2, 35]');
+  num('perWord', posInt, 'a positive integer');
+  num('speakers', (n) => Number.isInteger(n) && n >= 2, 'an integer ≥ 2');
+  num('sequences', (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer');
+  num('corpusSeed', (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer');
+  num('lr', (n) => n > 0 && n < 10, 'a learning rate in (0, 10)');
+  num('maxSeconds', (n) => n >= 0.2 && n <= 30, 'a duration in seconds in [0.2, 30]');
+  num('maskProb', (n) => n > 0 && n < 1, 'a probability in (0, 1)');
+  num('temperature', (n) => n > 0, 'a positive number');
+  if (raw.data !== undefined) c.data = raw.data === null ? null : String(raw.data);
+  if (raw.labelPattern !== undefined) {
+    const p = String(raw.labelPattern);
+    try {
+      new RegExp(p);
+    } catch (e) {
+      throw new ConfigError('label-pattern', `not a regular expression: ${(e as Error).message}`);
+    }
+    c.labelPattern = p;
+  }
+  if (raw.cacheDir !== undefined) c.cacheDir = String(raw.cacheDir);
+  if (raw.backend !== undefined) {
+    const b = String(raw.backend);
+    if (b !== 'cpu' && b !== 'gpujs') throw new ConfigError('backend', `expected 'cpu' or 'gpujs', got '${b}'`);
+    c.backend = b;
+  }
+  if (c.convChannels % c.groups !== 0) throw new ConfigError('groups', `${c.groups} groups do not divide the ${c.convChannels} feature channels`);
+  if (c.dModel % c.heads !== 0) throw new ConfigError('heads', `${c.heads} heads do not divide --d-model ${c.dModel}`);
+  return c;
+}

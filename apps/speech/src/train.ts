@@ -1,0 +1,220 @@
+/**
+ * One speech run: data, model, the contrastive training loop with checkpoints, the evaluation
+ * (code usage, perplexities, contrastive accuracy on masked steps) and the linear probe.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Generator, cat, noGrad, setBackend, tensor, type Tensor } from '@simplex-vq/tensor';
+import { Adam, Linear, crossEntropy, loadCheckpoint, saveCheckpoint, writeFileAtomic } from '@simplex-vq/nn';
+import { CodeUsageTracker } from '@simplex-vq/vq';
+import { Batcher, type SpeechCorpus } from '@simplex-vq/datasets';
+import { resolveSpeechConfig, type SpeechConfig } from './config.js';
+import { contrastiveLoss } from './contrastive.js';
+import { loadSpeechData, makeBatch, maxSamplesOf, type SpeechData } from './data.js';
+import { makeMasks } from './masking.js';
+import { SpeechModel } from './model.js';
+
+export interface SpeechMetrics {
+  method: string;
+  groups: number;
+  codebookSize: number;
+  steps: number;
+  seed: number;
+  /** Code usage, overall (mean over groups) and per group. */
+  codeUsage: number;
+  codeUsagePerGroup: number[];
+  perplexityOfMean: number;
+  individualPerplexity: number;
+  perSampleCodeUsage: number;
+  contrastiveAccuracy: number;
+  probeAccuracy: number;
+  /** The same probe on a randomly initialized model: the floor. */
+  probeFloor: number;
+  trainSeconds: number;
+  stepsPerSecond: number;
+  data: string;
+}
+
+export interface SpeechStep {
+  step: number;
+  steps: number;
+  loss: number;
+  accuracy: number;
+  batchUsage: number;
+}
+
+export interface SpeechTrainOptions {
+  resume?: boolean;
+  onStep?: (s: SpeechStep) => void;
+  onPhase?: (phase: string) => void;
+  log?: (msg: string) => void;
+  onCorpusProgress?: (done: number, total: number) => void;
+}
+
+const HISTORY_HEADER = 'step,loss,contrastive,quantizer_loss,accuracy,batch_usage,seconds';
+const MASK = (c: SpeechConfig) => ({ prob: c.maskProb, span: c.maskSpan, minMasked: 2 });
+
+/** Codes as [B·T·G] int32 from a quantizer's indices. */
+function codesOf(indices: Tensor): Int32Array {
+  return Int32Array.from(indices.data());
+}
+
+export async function trainSpeechRun(dir: string, cfgIn: SpeechConfig, opts: SpeechTrainOptions = {}): Promise<{ metrics: SpeechMetrics; model: SpeechModel; data: SpeechData; config: SpeechConfig }> {
+  const log = opts.log ?? (() => {});
+  mkdirSync(dir, { recursive: true });
+  const ckpt = join(dir, 'checkpoint.safetensors');
+  const historyPath = join(dir, 'history.csv');
+  let config = cfgIn;
+  if (opts.resume) {
+    if (!existsSync(ckpt)) throw new Error(`cannot resume: no checkpoint at ${ckpt}`);
+    const saved = resolveSpeechConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as SpeechConfig);
+    config = { ...saved, steps: Math.max(saved.steps, cfgIn.steps) };
+  }
+  writeFileAtomic(join(dir, 'config.json'), new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`));
+  if (config.backend === 'gpujs') {
+    const { createGpuJsBackend } = await import('@simplex-vq/backend-gpujs');
+    const b = createGpuJsBackend();
+    setBackend(b);
+    log(`backend: ${b.describe()}`);
+  } else setBackend('cpu');
+
+  const data = await loadSpeechData(config, log, opts.onCorpusProgress);
+  log(`data: ${data.description}; ${data.train.utterances.length} train / ${data.test.utterances.length} test utterances (held-out speakers)`);
+  const model = new SpeechModel(config, new Generator(config.seed));
+  const optimizer = new Adam(model.parameters(), { lr: config.lr });
+  const batcher = new Batcher(data.train.utterances.length, Math.min(config.batchSize, data.train.utterances.length), { seed: config.seed });
+  const gen = new Generator(config.seed + 7919); // crops, masks, distractors
+  let start = 0, trainSeconds = 0;
+  if (opts.resume) {
+    const loaded = loadCheckpoint(ckpt, { model, optimizer, rng: { batches: gen } });
+    start = loaded.step ?? 0;
+    batcher.setState(JSON.parse(loaded.metadata.batcher ?? '{"epoch":0,"position":0}'));
+    trainSeconds = Number(loaded.metadata.trainSeconds ?? 0);
+    const rows = existsSync(historyPath) ? readFileSync(historyPath, 'utf8').trim().split('\n').slice(1) : [];
+    writeFileSync(historyPath, [HISTORY_HEADER, ...rows.filter((r) => Number(r.split(',')[0]) <= start)].join('\n') + '\n');
+  } else writeFileSync(historyPath, `${HISTORY_HEADER}\n`);
+
+  const maxSamples = maxSamplesOf(config);
+  let pending: string[] = [];
+  model.train();
+  for (let step = start + 1; step <= config.steps; step++) {
+    const t0 = performance.now();
+    const batch = makeBatch(data.train, batcher.next(), maxSamples, gen);
+    const { mask, padding } = makeMasks(batch.frames, batch.T, MASK(config), gen);
+    optimizer.zeroGrad();
+    const out = model.forward(batch.wave, tensor(mask, { shape: [batch.frames.length, batch.T] }), tensor(padding, { shape: [batch.frames.length, batch.T] }));
+    const r = contrastiveLoss(out.context, out.targets, mask, codesOf(out.quantizer.indices), config.groups, { distractors: config.distractors, temperature: config.temperature, generator: gen });
+    const loss = r.loss.add(out.quantizer.loss);
+    loss.backward();
+    optimizer.step();
+    trainSeconds += (performance.now() - t0) / 1000;
+    const info: SpeechStep = { step, steps: config.steps, loss: loss.item(), accuracy: r.accuracy, batchUsage: out.quantizer.stats.batchUsage ?? NaN };
+    pending.push([step, info.loss, r.loss.item(), out.quantizer.loss.item(), r.accuracy, info.batchUsage, trainSeconds.toFixed(3)].join(','));
+    opts.onStep?.(info);
+    if (step % config.checkpointEvery === 0 || step === config.steps) {
+      appendFileSync(historyPath, pending.join('\n') + '\n');
+      pending = [];
+      saveCheckpoint(ckpt, { model, optimizer, step, config, rng: { batches: gen }, metadata: { batcher: JSON.stringify(batcher.getState()), trainSeconds: String(trainSeconds) } });
+    }
+  }
+
+  opts.onPhase?.('evaluate');
+  const ev = evaluateSpeech(model, data.test, config);
+  opts.onPhase?.('probe');
+  const probeAccuracy = probe(model, data, config);
+  const probeFloor = probe(new SpeechModel(config, new Generator(config.seed + 1_000_003)), data, config);
+  const metrics: SpeechMetrics = {
+    method: config.method,
+    groups: config.groups,
+    codebookSize: config.codebookSize,
+    steps: config.steps,
+    seed: config.seed,
+    ...ev,
+    probeAccuracy,
+    probeFloor,
+    trainSeconds,
+    stepsPerSecond: trainSeconds > 0 ? config.steps / trainSeconds : 0,
+    data: data.description,
+  };
+  writeFileAtomic(join(dir, 'metrics.json'), new TextEncoder().encode(`${JSON.stringify(metrics, null, 2)}\n`));
+  return { metrics, model, data, config };
+}
+
+/** Code usage and perplexities over the valid frames of the test set, and contrastive accuracy. */
+export function evaluateSpeech(model: SpeechModel, test: SpeechCorpus, c: SpeechConfig, batch = 16) {
+  const G = c.groups, M = c.codebookSize;
+  const tracker = new CodeUsageTracker(M, G);
+  const gen = new Generator(12345); // the same masks and distractors for every model
+  let right = 0, total = 0;
+  model.eval();
+  noGrad(() => {
+    for (let s = 0; s < test.utterances.length; s += batch) {
+      const idx = Array.from({ length: Math.min(batch, test.utterances.length - s) }, (_, i) => s + i);
+      const b = makeBatch(test, idx, maxSamplesOf(c), null);
+      const { mask, padding } = makeMasks(b.frames, b.T, MASK(c), gen);
+      const out = model.forward(b.wave, tensor(mask, { shape: [idx.length, b.T] }), tensor(padding, { shape: [idx.length, b.T] }));
+      const codes = codesOf(out.quantizer.indices);
+      const r = contrastiveLoss(out.context, out.targets, mask, codes, G, { distractors: c.distractors, temperature: c.temperature, generator: gen });
+      right += r.accuracy * r.steps;
+      total += r.steps;
+      // Only the valid frames count for usage.
+      const rows: number[] = [];
+      b.frames.forEach((n, bi) => {
+        for (let t = 0; t < n; t++) rows.push(bi * b.T + t);
+      });
+      const rowIdx = tensor(Int32Array.from(rows));
+      const validCodes = tensor(codes, { shape: [idx.length * b.T, G] }).indexSelect(0, rowIdx);
+      const probs = out.quantizer.probs?.reshape([idx.length * b.T, G, M]).indexSelect(0, rowIdx);
+      tracker.update(G === 1 ? validCodes.reshape([-1]) : validCodes, { probs, sampleLengths: b.frames });
+    }
+  });
+  model.train();
+  const r = tracker.result();
+  return {
+    codeUsage: r.overall.codeUsage,
+    codeUsagePerGroup: r.groups.map((g) => g.codeUsage),
+    perplexityOfMean: r.overall.perplexityOfMean,
+    individualPerplexity: r.overall.individualPerplexity,
+    perSampleCodeUsage: r.overall.perSampleCodeUsage,
+    contrastiveAccuracy: total > 0 ? right / total : 0,
+  };
+}
+
+/** Mean-pooled frozen context features of single-word utterances, and their word labels. */
+function pooled(model: SpeechModel, set: SpeechCorpus, labels: string[], c: SpeechConfig): { x: Tensor; y: Tensor } | null {
+  const keep = set.utterances.map((u, i) => [u, i] as const).filter(([u]) => labels.includes(u.label) && u.words.length <= 1).map(([, i]) => i);
+  if (keep.length === 0) return null;
+  const feats: Tensor[] = [];
+  model.eval();
+  noGrad(() => {
+    for (let s = 0; s < keep.length; s += 16) {
+      const idx = keep.slice(s, s + 16);
+      const b = makeBatch(set, idx, maxSamplesOf(c), null);
+      const padding = new Float32Array(idx.length * b.T);
+      b.frames.forEach((n, bi) => padding.fill(1, bi * b.T + n, (bi + 1) * b.T));
+      const h = model.features(b.wave, tensor(padding, { shape: [idx.length, b.T] })); // [B, T, d]
+      const valid = tensor(padding, { shape: [idx.length, b.T, 1] }).neg().add(1);
+      feats.push(h.mul(valid).sum(1).div(tensor(Float32Array.from(b.frames), { shape: [idx.length, 1] })));
+    }
+  });
+  model.train();
+  return { x: cat(feats, 0), y: tensor(Int32Array.from(keep.map((i) => labels.indexOf(set.utterances[i]!.label)))) };
+}
+
+/** A linear probe (logistic regression, Adam) on the train split's pooled features; accuracy on the test split. */
+export function probe(model: SpeechModel, data: SpeechData, c: SpeechConfig, steps = 300): number {
+  const tr = pooled(model, data.train, data.labels, c);
+  const te = pooled(model, data.test, data.labels, c);
+  if (!tr || !te || data.labels.length < 2) return NaN;
+  // Standardize with the train statistics.
+  const mean = tr.x.mean(0, true), std = tr.x.var(0, { keepdim: true }).add(1e-5).sqrt();
+  const xtr = tr.x.sub(mean).div(std), xte = te.x.sub(mean).div(std);
+  const clf = new Linear(xtr.shape[1]!, data.labels.length, { generator: new Generator(c.seed + 17) });
+  const opt = new Adam(clf.parameters(), { lr: 0.05 });
+  for (let i = 0; i < steps; i++) {
+    opt.zeroGrad();
+    crossEntropy(clf.forward(xtr), tr.y).backward();
+    opt.step();
+  }
+  return noGrad(() => clf.forward(xte).argmax(1).eq(te.y).float().mean().item());
+}
