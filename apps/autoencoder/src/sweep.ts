@@ -139,7 +139,7 @@ Settings: MNIST 28×28 (9,000 training images, the 1,000-image test set for ever
 hidden channels); M = ${b.codebookSize} codes, ${b.groups} group(s); KNN with K = ${b.k}, ${b.shards} shard(s);
 ${b.steps} Adam steps (lr ${b.lr}) of batch ${b.batchSize} (${b.batchSize * 49} latent vectors a step);
 seeds ${o.seeds.join(', ')}; values are mean ± standard deviation over the seeds. Training took
-${(total / 60).toFixed(1)} minutes in all (the sweep ${(seconds / 60).toFixed(1)} minutes with evaluation and reports)
+${(total / 60).toFixed(1)} minutes in all (this invocation of the sweep: ${(seconds / 60).toFixed(1)} minutes, evaluation and reports included; runs finished earlier are reused, not retrained)
 on ${[...all.values()][0]?.[0]?.backend ?? '?'}. Reproduce: \`npm run ae -- sweep --dims ${dims.join(',')} --codebook-size ${b.codebookSize} --seeds ${o.seeds.join(',')} --steps ${b.steps} --batch-size ${b.batchSize}\`.
 
 ${dims.map((d) => `## C = ${d}\n\n${resultsTable(all.get(d)!)}\n\n![code usage over training, C = ${d}](c${d}/usage.png)\n`).join('\n')}
