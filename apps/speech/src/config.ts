@@ -1,18 +1,9 @@
 /** Settings of one speech run, their defaults and validation (a bad value names its option). */
-import { METHODS, isMethod, type Method } from '@simplex-vq/vq';
+import { METHODS, isMethod } from '@simplex-vq/vq';
+import type { SpeechModelConfig } from './model.js';
 
-export interface SpeechConfig {
-  method: Method;
-  groups: number;
-  codebookSize: number;
-  convChannels: number;
-  dModel: number;
-  layers: number;
-  heads: number;
-  ffDim: number;
-  finalDim: number;
-  k: number;
-  shards: number;
+/** The model's settings (SpeechModelConfig) and the run's. */
+export interface SpeechConfig extends SpeechModelConfig {
   steps: number;
   batchSize: number;
   lr: number;
