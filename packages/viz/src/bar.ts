@@ -1,6 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { checkDomain, checkLabel, checkPositive, fail, failType } from './errors.js';
-import { type ChartSize, DEFAULT_CHART_SCALE, titleOf, vegaLiteToPng } from './render.js';
+import { type ChartSize, DEFAULT_CHART_SCALE, vegaLiteToPng, chartFrame } from './render.js';
 
 export interface Bar {
   /** What the bar is, e.g. the method. */
@@ -131,12 +131,7 @@ export async function barChart(opts: BarChartOptions): Promise<Uint8Array> {
   }
 
   const spec: TopLevelSpec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    ...titleOf(opts.title, opts.subtitle),
-    width,
-    height,
-    autosize: { type: 'fit', contains: 'padding' },
-    data: { values },
+    ...chartFrame(opts.title, opts.subtitle, width, height, values),
     layer: layers,
   };
   return vegaLiteToPng(spec, { scale });

@@ -1,6 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { checkDomain, checkLabel, checkPositive, fail, failType, isNumberArray } from './errors.js';
-import { type ChartSize, DEFAULT_CHART_SCALE, titleOf, vegaLiteToPng } from './render.js';
+import { type ChartSize, DEFAULT_CHART_SCALE, vegaLiteToPng, chartFrame } from './render.js';
 
 export interface LineSeries {
   /** Shown in the legend; must be unique within the chart. */
@@ -75,12 +75,7 @@ export async function lineChart(opts: LineChartOptions): Promise<Uint8Array> {
   }
 
   const spec: TopLevelSpec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    ...titleOf(opts.title, opts.subtitle),
-    width,
-    height,
-    autosize: { type: 'fit', contains: 'padding' },
-    data: { values },
+    ...chartFrame(opts.title, opts.subtitle, width, height, values),
     mark: {
       type: 'line',
       strokeWidth: 2,

@@ -178,3 +178,15 @@ export function titleOf(title: string | undefined, subtitle: string | undefined)
   if (title === undefined && subtitle === undefined) return {};
   return { title: { text: title ?? '', ...(subtitle !== undefined ? { subtitle } : {}) } };
 }
+
+/** The top-level fields every chart shares: schema, title, a size that fits the padding, the data. */
+export function chartFrame(title: string | undefined, subtitle: string | undefined, width: number, height: number, values: unknown[]) {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    ...titleOf(title, subtitle),
+    width,
+    height,
+    autosize: { type: 'fit' as const, contains: 'padding' as const },
+    data: { values },
+  };
+}

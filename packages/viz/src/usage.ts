@@ -1,6 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { checkPositive, fail, failType, isNumberArray } from './errors.js';
-import { type ChartSize, DEFAULT_CHART_SCALE, vegaLiteToPng } from './render.js';
+import { type ChartSize, DEFAULT_CHART_SCALE, vegaLiteToPng, chartFrame } from './render.js';
 
 export interface UsageChartOptions extends ChartSize {
   /** Default "Codebook usage". */
@@ -95,12 +95,7 @@ export async function usageChart(opts: UsageChartOptions): Promise<Uint8Array> {
     });
   }
   const spec: TopLevelSpec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: opts.title ?? 'Codebook usage', subtitle },
-    width,
-    height,
-    autosize: { type: 'fit', contains: 'padding' },
-    data: { values },
+    ...chartFrame(opts.title ?? 'Codebook usage', subtitle, width, height, values),
     layer,
   };
   return vegaLiteToPng(spec, { scale });
