@@ -9,14 +9,13 @@
  * Options are validated (a bad value exits with code 2 and names the option); long work shows a
  * progress bar; runs are seeded and resumable.
  */
-import { parseArgs } from 'node:util';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import cliProgress from 'cli-progress';
+import { ConfigError, intListOption, listOption, progress as progressBar, runCli, type CliDefinition, type OptionValues } from '@simplex-vq/app-kit';
 import { writeFileAtomic } from '@simplex-vq/nn';
 import { METHODS, isMethod, type Method } from '@simplex-vq/vq';
 import { simplexPanels, writePng } from '@simplex-vq/viz';
-import { ConfigError, DEFAULTS, resolveConfig, type TrainConfig } from './config.js';
+import { DEFAULTS, resolveConfig, type TrainConfig } from './config.js';
 import { compareRuns, resultsTable } from './compare.js';
 import { writeRunReport } from './report.js';
 import { TOY_METHODS, runToy } from './toy.js';
@@ -103,8 +102,6 @@ perplexity, KNN-L2 and KNN-CE, and draws where the quantizers p_n land in the tr
 `,
 };
 
-class UsageError extends Error {}
-
 const OPTION_SPEC = {
   method: { type: 'string' },
   'codebook-size': { type: 'string' },
@@ -126,30 +123,10 @@ const OPTION_SPEC = {
   methods: { type: 'string' },
   seeds: { type: 'string' },
   dims: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
-const ALLOWED: Record<string, readonly string[]> = {
-  train: ['method', 'codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'seed', 'backend', 'checkpoint-every', 'eval-images', 'out', 'resume', 'help'],
-  compare: ['codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds', 'help'],
-  sweep: ['codebook-size', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds', 'dims', 'help'],
-  toy: ['out', 'steps', 'seed', 'help'],
-};
 
-type Values = Partial<Record<keyof typeof OPTION_SPEC, string | boolean>>;
-
-function parse(command: string, argv: string[]): Values {
-  let values: Values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: OPTION_SPEC, strict: true, allowPositionals: false }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  for (const key of Object.keys(values)) {
-    if (!ALLOWED[command]!.includes(key)) throw new UsageError(`option --${key} does not apply to '${command}'`);
-  }
-  return values;
-}
+type Values = OptionValues;
 
 function configFrom(v: Values, base: TrainConfig = DEFAULTS): TrainConfig {
   return resolveConfig(
@@ -174,36 +151,13 @@ function configFrom(v: Values, base: TrainConfig = DEFAULTS): TrainConfig {
   );
 }
 
-/** A progress bar on a terminal; plain lines every 10% elsewhere (CI logs). */
+/** A bar per run showing the loss and the batch's code usage. */
 function progress(label: string, total: number) {
-  const tty = process.stderr.isTTY;
-  const bar = tty
-    ? new cliProgress.SingleBar(
-        { format: `${label} [{bar}] {value}/{total} | ETA {eta_formatted} | loss {loss} | batch usage {usage}`, hideCursor: true, etaBuffer: 50 },
-        cliProgress.Presets.shades_classic,
-      )
-    : null;
-  let lastTenth = -1;
-  const started = performance.now();
+  const bar = progressBar(label, total, { fields: ['loss', 'batchUsage'] });
   return {
-    start(from: number) {
-      bar?.start(total, from, { loss: '–', usage: '–' });
-    },
-    update(info: StepInfo) {
-      const payload = { loss: info.loss.toFixed(4), usage: info.batchUsage.toFixed(3) };
-      if (bar) bar.update(info.step, payload);
-      else {
-        const tenth = Math.floor((10 * info.step) / total);
-        if (tenth !== lastTenth) {
-          lastTenth = tenth;
-          const s = (performance.now() - started) / 1000;
-          process.stderr.write(`${label} step ${info.step}/${total} (${s.toFixed(0)} s) loss ${payload.loss} batch usage ${payload.usage}\n`);
-        }
-      }
-    },
-    stop() {
-      bar?.stop();
-    },
+    start: (from: number) => bar.start(from),
+    update: (info: StepInfo) => bar.update(info.step, { loss: info.loss.toFixed(4), batchUsage: info.batchUsage.toFixed(3) }),
+    stop: () => bar.stop(),
   };
 }
 
@@ -239,26 +193,14 @@ async function train(v: Values): Promise<void> {
   console.log(`report: ${join(dir, 'report.md')}`);
 }
 
-function list<T>(option: string, raw: string, map: (s: string) => T): T[] {
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0) throw new ConfigError(option, 'expected a comma-separated list');
-  return items.map(map);
-}
-
 function methodsOf(v: Values, dflt: string): Method[] {
-  return list('methods', typeof v.methods === 'string' ? v.methods : dflt, (s) => {
+  return listOption('methods', typeof v.methods === 'string' ? v.methods : dflt, (s) => {
     if (!isMethod(s)) throw new ConfigError('methods', `unknown method '${s}'; choose from ${METHODS.join(', ')}`);
     return s as Method;
   });
 }
 
-function intsOf(option: string, raw: string, min: number): number[] {
-  return list(option, raw, (s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < min) throw new ConfigError(option, `'${s}' is not an integer ≥ ${min}`);
-    return n;
-  });
-}
+const intsOf = intListOption;
 
 /** Progress reporting shared by compare and sweep: a bar per run, a line for reused runs. */
 function runProgress(steps: number) {
@@ -347,35 +289,23 @@ ${rows}
   console.log(`report: ${join(out, 'report.md')}`);
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(HELP.main!);
-    return command ? 0 : 2;
-  }
-  if (!(command in ALLOWED)) {
-    process.stderr.write(`simplex-ae: unknown command '${command}'\n\n${HELP.main}`);
-    return 2;
-  }
-  try {
-    const v = parse(command, rest);
-    if (v.help) {
-      process.stdout.write(HELP[command]!);
-      return 0;
-    }
-    if (command === 'train') await train(v);
-    else if (command === 'compare') await compare(v);
-    else if (command === 'sweep') await sweep(v);
-    else await toy(v);
-    return 0;
-  } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError) {
-      process.stderr.write(`simplex-ae ${command}: ${err.message}\nRun 'simplex-ae ${command} --help' for the options.\n`);
-      return 2;
-    }
-    process.stderr.write(`simplex-ae ${command}: ${(err as Error).stack ?? err}\n`);
-    return 1;
-  }
-}
+const ALLOWED: Record<string, readonly string[]> = {
+  train: ['method', 'codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'seed', 'backend', 'checkpoint-every', 'eval-images', 'out', 'resume'],
+  compare: ['codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds'],
+  sweep: ['codebook-size', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds', 'dims'],
+  toy: ['out', 'steps', 'seed'],
+};
 
-process.exit(await main(process.argv.slice(2)));
+const CLI: CliDefinition = {
+  name: 'simplex-ae',
+  help: HELP.main!,
+  spec: OPTION_SPEC,
+  commands: {
+    train: { help: HELP.train!, options: ALLOWED.train!, run: train },
+    compare: { help: HELP.compare!, options: ALLOWED.compare!, run: compare },
+    sweep: { help: HELP.sweep!, options: ALLOWED.sweep!, run: sweep },
+    toy: { help: HELP.toy!, options: ALLOWED.toy!, run: toy },
+  },
+};
+
+process.exit(await runCli(CLI, process.argv.slice(2)));

@@ -3,13 +3,14 @@
  * report); a run already finished is read back instead of trained again, and an interrupted one
  * resumes from its checkpoint — so an interrupted compare continues where it stopped.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { aggregate as aggregateBy, meanCell as cell, priorRun, thin, type Aggregate } from '@simplex-vq/app-kit';
 import { writeFileAtomic } from '@simplex-vq/nn';
 import { barChart, lineChart, writePng } from '@simplex-vq/viz';
 import type { Method } from '@simplex-vq/vq';
 import type { TrainConfig } from './config.js';
-import { readHistory, thin, writeRunReport } from './report.js';
+import { readHistory, writeRunReport } from './report.js';
 import { trainRun, type RunMetrics, type TrainOptions } from './train.js';
 
 export interface CompareOptions {
@@ -24,10 +25,6 @@ export interface CompareOptions {
 
 export const runName = (method: string, seed: number) => `${method}-seed${seed}`;
 
-function sameSettings(a: TrainConfig, b: TrainConfig): boolean {
-  return JSON.stringify({ ...a, checkpointEvery: 0 }) === JSON.stringify({ ...b, checkpointEvery: 0 });
-}
-
 export async function compareRuns(o: CompareOptions): Promise<RunMetrics[]> {
   mkdirSync(o.out, { recursive: true });
   const results: RunMetrics[] = [];
@@ -37,17 +34,13 @@ export async function compareRuns(o: CompareOptions): Promise<RunMetrics[]> {
     for (const seed of o.seeds) {
       const dir = join(o.out, runName(method, seed));
       const config: TrainConfig = { ...o.base, method, seed };
-      const metricsPath = join(dir, 'metrics.json');
-      const configPath = join(dir, 'config.json');
-      const prior = existsSync(configPath) ? (JSON.parse(readFileSync(configPath, 'utf8')) as TrainConfig) : null;
-      const matches = prior !== null && sameSettings(prior, config);
-      if (matches && existsSync(metricsPath)) {
-        o.onRun?.(runName(method, seed), index++, total, true);
-        results.push(JSON.parse(readFileSync(metricsPath, 'utf8')) as RunMetrics);
+      const prior = priorRun<RunMetrics>(dir, config, ['checkpointEvery']);
+      o.onRun?.(runName(method, seed), index++, total, prior.status === 'finished');
+      if (prior.status === 'finished') {
+        results.push(prior.metrics);
         continue;
       }
-      o.onRun?.(runName(method, seed), index++, total, false);
-      const resume = matches && existsSync(join(dir, 'checkpoint.safetensors'));
+      const resume = prior.status === 'interrupted';
       const run = await trainRun(dir, config, { ...o.train, resume });
       await writeRunReport(dir, run);
       results.push(run.metrics);
@@ -58,32 +51,14 @@ export async function compareRuns(o: CompareOptions): Promise<RunMetrics[]> {
   return results;
 }
 
-export interface Aggregate {
-  method: string;
-  n: number;
-  mean: Record<string, number>;
-  spread: Record<string, number>;
-}
+export type { Aggregate };
 
 export const SUMMARY_FIELDS = ['codeUsage', 'perplexityOfMean', 'individualPerplexity', 'perSampleCodeUsage', 'mseHard', 'psnrHard', 'mseSoft', 'stepsPerSecond'] as const;
 
 /** Mean and sample standard deviation over seeds, per method (spread 0 for one seed). */
 export function aggregate(results: RunMetrics[]): Aggregate[] {
-  const methods = [...new Set(results.map((r) => r.method))];
-  return methods.map((method) => {
-    const rs = results.filter((r) => r.method === method);
-    const mean: Record<string, number> = {}, spread: Record<string, number> = {};
-    for (const f of SUMMARY_FIELDS) {
-      const v = rs.map((r) => r[f] as number);
-      const mu = v.reduce((s, x) => s + x, 0) / v.length;
-      mean[f] = mu;
-      spread[f] = v.length > 1 ? Math.sqrt(v.reduce((s, x) => s + (x - mu) ** 2, 0) / (v.length - 1)) : 0;
-    }
-    return { method, n: rs.length, mean, spread };
-  });
+  return aggregateBy(results, (r) => r.method, SUMMARY_FIELDS);
 }
-
-const cell = (mu: number, sd: number, digits: number, n: number) => (n > 1 ? `${mu.toFixed(digits)} ± ${sd.toFixed(digits)}` : mu.toFixed(digits));
 
 /** The results table in markdown (mean ± standard deviation over seeds). */
 export function resultsTable(results: RunMetrics[]): string {
@@ -91,7 +66,7 @@ export function resultsTable(results: RunMetrics[]): string {
   const header = '| method | seeds | code usage | perplexity of mean | individual perplexity | per-image usage | MSE (hard) | PSNR (hard) | MSE (soft) | steps/s |\n|---|---|---|---|---|---|---|---|---|---|';
   const body = rows.map((a) => {
     const c = (f: string, d: number) => cell(a.mean[f]!, a.spread[f]!, d, a.n);
-    return `| ${a.method} | ${a.n} | ${c('codeUsage', 3)} | ${c('perplexityOfMean', 1)} | ${c('individualPerplexity', 2)} | ${c('perSampleCodeUsage', 4)} | ${c('mseHard', 4)} | ${c('psnrHard', 2)} | ${c('mseSoft', 4)} | ${c('stepsPerSecond', 2)} |`;
+    return `| ${a.key} | ${a.n} | ${c('codeUsage', 3)} | ${c('perplexityOfMean', 1)} | ${c('individualPerplexity', 2)} | ${c('perSampleCodeUsage', 4)} | ${c('mseHard', 4)} | ${c('psnrHard', 2)} | ${c('mseSoft', 4)} | ${c('stepsPerSecond', 2)} |`;
   });
   return [header, ...body].join('\n');
 }
@@ -109,8 +84,8 @@ async function writeCompareReport(o: CompareOptions, results: RunMetrics[]): Pro
   await writePng(join(o.out, 'usage.png'), await lineChart({ title: 'Code usage of each training batch', xLabel: 'step', yLabel: 'fraction of codes used in the batch', series: curves('batchUsage'), yDomain: [0, 1] }));
   await writePng(join(o.out, 'loss.png'), await lineChart({ title: 'Training loss', xLabel: 'step', yLabel: 'loss (reconstruction + quantizer)', series: curves('loss'), logY: true }));
   const agg = aggregate(results);
-  await writePng(join(o.out, 'final-usage.png'), await barChart({ title: 'Code usage on the test set', xLabel: 'method', yLabel: 'fraction of codes used', bars: agg.map((a) => ({ label: a.method, value: a.mean.codeUsage!, error: a.spread.codeUsage })) }));
-  await writePng(join(o.out, 'individual-perplexity.png'), await barChart({ title: 'Individual perplexity (1 = one-hot)', xLabel: 'method', yLabel: 'mean exp H(p_n)', bars: agg.map((a) => ({ label: a.method, value: a.mean.individualPerplexity!, error: a.spread.individualPerplexity })) }));
+  await writePng(join(o.out, 'final-usage.png'), await barChart({ title: 'Code usage on the test set', xLabel: 'method', yLabel: 'fraction of codes used', bars: agg.map((a) => ({ label: a.key, value: a.mean.codeUsage!, error: a.spread.codeUsage })) }));
+  await writePng(join(o.out, 'individual-perplexity.png'), await barChart({ title: 'Individual perplexity (1 = one-hot)', xLabel: 'method', yLabel: 'mean exp H(p_n)', bars: agg.map((a) => ({ label: a.key, value: a.mean.individualPerplexity!, error: a.spread.individualPerplexity })) }));
   const b = o.base;
   const md = `# Discrete autoencoder: method comparison
 

@@ -2,7 +2,10 @@
  * The settings of one training run, their defaults, and their validation. A bad value raises a
  * ConfigError naming the option; the CLI turns it into exit code 2.
  */
+import { ConfigError, choiceOption, intOption as int, numberOption as num } from '@simplex-vq/app-kit';
 import { METHODS, isMethod, type Method } from '@simplex-vq/vq';
+
+export { ConfigError };
 
 export interface TrainConfig {
   method: Method;
@@ -42,32 +45,6 @@ export const DEFAULTS: TrainConfig = {
   evalImages: 1000,
 };
 
-export class ConfigError extends Error {
-  constructor(
-    readonly option: string,
-    message: string,
-  ) {
-    super(`--${option}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
-
-const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-
-function int(option: string, v: unknown, min: number, max = Infinity): number {
-  const n = typeof v === 'string' ? Number(v) : (v as number);
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(kebab(option), `expected an integer${max < Infinity ? ` in [${min}, ${max}]` : ` ≥ ${min}`}, got '${v}'`);
-  }
-  return n;
-}
-
-function num(option: string, v: unknown, check: (n: number) => boolean, what: string): number {
-  const n = typeof v === 'string' ? Number(v) : (v as number);
-  if (typeof n !== 'number' || !Number.isFinite(n) || !check(n)) throw new ConfigError(kebab(option), `expected ${what}, got '${v}'`);
-  return n;
-}
-
 /** Merges raw option values (strings from the command line, or numbers) over the defaults, validating each. */
 export function resolveConfig(raw: Partial<Record<keyof TrainConfig, unknown>>, base: TrainConfig = DEFAULTS): TrainConfig {
   const c = { ...base };
@@ -88,11 +65,7 @@ export function resolveConfig(raw: Partial<Record<keyof TrainConfig, unknown>>, 
   if (has('batchSize')) c.batchSize = int('batchSize', raw.batchSize, 1, 9000);
   if (has('lr')) c.lr = num('lr', raw.lr, (n) => n > 0 && n < 10, 'a learning rate in (0, 10)');
   if (has('seed')) c.seed = int('seed', raw.seed, 0, 2 ** 31);
-  if (has('backend')) {
-    const b = String(raw.backend);
-    if (b !== 'cpu' && b !== 'gpujs') throw new ConfigError('backend', `expected 'cpu' or 'gpujs', got '${b}'`);
-    c.backend = b;
-  }
+  if (has('backend')) c.backend = choiceOption('backend', raw.backend, ['cpu', 'gpujs'] as const);
   if (has('checkpointEvery')) c.checkpointEvery = int('checkpointEvery', raw.checkpointEvery, 1);
   if (has('evalImages')) c.evalImages = int('evalImages', raw.evalImages, 1, 1000);
   if (c.dim % c.groups !== 0) throw new ConfigError('groups', `${c.groups} groups do not divide --dim ${c.dim}`);

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad } from '@simplex-vq/tensor';
+import { thin } from '@simplex-vq/app-kit';
 import { writeFileAtomic } from '@simplex-vq/nn';
 import { imageGrid, lineChart, usageChart, writePng } from '@simplex-vq/viz';
 import type { TrainConfig } from './config.js';
@@ -24,13 +25,6 @@ export function readHistory(dir: string): HistoryRow[] {
     const [step, loss, recon, q, usage, seconds] = l.split(',').map(Number) as number[];
     return { step: step!, loss: loss!, recon: recon!, quantizerLoss: q!, batchUsage: usage!, seconds: seconds! };
   });
-}
-
-/** Every n-th row (and the last), so charts of long runs stay light. */
-export function thin<T>(rows: T[], max = 400): T[] {
-  if (rows.length <= max) return rows;
-  const step = Math.ceil(rows.length / max);
-  return rows.filter((_, i) => i % step === 0 || i === rows.length - 1);
 }
 
 const fmt = (v: number | null | undefined, digits = 4) => (v === null || v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));

@@ -37,7 +37,7 @@ export async function runSweep(o: SweepOptions): Promise<Map<number, RunMetrics[
 type Verdict = 'holds' | 'does not hold' | 'unclear';
 
 function pick(aggs: Aggregate[], method: string): Aggregate | undefined {
-  return aggs.find((a) => a.method === method);
+  return aggs.find((a) => a.key === method);
 }
 
 const f = (v: number | undefined, d = 3) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(d));
@@ -125,7 +125,7 @@ async function writeSweepReport(o: SweepOptions, all: Map<number, RunMetrics[]>,
   const dims = [...all.keys()];
   // One bar chart per metric: methods along x, one bar per C.
   const bars = (field: string) =>
-    [...byDim].flatMap(([d, aggs]) => aggs.map((a) => ({ label: `C = ${d}`, group: a.method, value: a.mean[field]!, error: a.spread[field] })));
+    [...byDim].flatMap(([d, aggs]) => aggs.map((a) => ({ label: `C = ${d}`, group: a.key, value: a.mean[field]!, error: a.spread[field] })));
   await writePng(join(o.out, 'code-usage.png'), await barChart({ title: 'Code usage on the test set (M = 512)', xLabel: 'method', yLabel: 'fraction of codes used', bars: bars('codeUsage') }));
   await writePng(join(o.out, 'individual-perplexity.png'), await barChart({ title: 'Individual perplexity (1 = one-hot)', xLabel: 'method', yLabel: 'mean exp H(p_n)', bars: bars('individualPerplexity') }));
   await writePng(join(o.out, 'per-image-usage.png'), await barChart({ title: 'Per-image code usage', xLabel: 'method', yLabel: 'distinct codes in an image / M', bars: bars('perSampleCodeUsage') }));
