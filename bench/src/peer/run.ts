@@ -1,0 +1,357 @@
+/**
+ * The peer benchmark: one training step of the discrete autoencoder (apps/autoencoder, method
+ * knn-ce, Adam) on simplex-vq's backends, TensorFlow.js and PyTorch, after proving they do the same work.
+ *
+ *   1. Inputs: simplex-vq builds the model (seed 0) and writes its initial weights, one MNIST batch
+ *      per batch size, and a reference step on the check batch to bench/results/peer-inputs.safetensors.
+ *   2. Equivalence check: every engine loads those weights, runs one step on the check batch and
+ *      compares the loss (relative error ≤ 1e-4), the gradients and the weights after Adam's update
+ *      (≤ 1e-3) with the reference. PASS or FAIL per engine; any FAIL stops the run (exit 1) before
+ *      anything is timed. An engine that cannot run the backward pass (tfjs-backend-wasm) is shown
+ *      as unable, with its error, after its forward loss is checked.
+ *   3. Timing: each engine and batch size in its own child process (so each peak RSS is its own):
+ *      warm-up steps, then the median of at least --steps timed steps (forward, backward, Adam,
+ *      reading the loss back). tfjs-backend-cpu takes seconds a step, so it gets one warm-up step
+ *      and exactly --steps timed steps.
+ *   4. A markdown table (stdout, and bench/results/peer-latest.md + .json): median ms a step,
+ *      steps/s, peak RSS, speed relative to tfjs-backend-cpu and to PyTorch with 2 threads.
+ *
+ * PyTorch runs bench/peer/torch_step.py with the first python that can `import torch`
+ * (python3, then /usr/bin/python3: Debian's python3-torch); without one it is skipped, with a message.
+ *
+ * Usage: node dist/peer/run.js [--batches 16,64] [--steps 5] [--warmup 2] [--engines a,b,...]
+ *                              [--check-only] [--python <exe>] [--out <dir>] [--help]
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  AFTER_TOL,
+  BENCH_DIR,
+  ENGINES,
+  GRAD_TOL,
+  LOSS_TOL,
+  MODEL,
+  RESULT_PREFIX,
+  isEngine,
+  type EngineId,
+  type EngineReport,
+} from './common.js';
+
+const HELP = `usage: node dist/peer/run.js [options]   (npm run bench:peer -w bench -- [options])
+
+One training step of the discrete autoencoder (method knn-ce, Adam) on simplex-vq, TensorFlow.js
+and PyTorch: an equivalence check, then the timing. Options:
+  --batches <list>   batch sizes to time (default 16,64)
+  --steps <n>        timed steps per engine and batch, at least (default 5; fast engines run more,
+                     up to 50, within --min-seconds)
+  --warmup <n>       warm-up steps (default 2; tfjs-backend-cpu always 1)
+  --min-seconds <s>  keep timing fast engines until this many seconds (default 3)
+  --engines <list>   engines, from ${ENGINES.join(', ')} (default: all)
+  --check-batch <n>  batch size of the equivalence check (default 16)
+  --check-only       run the equivalence check and stop
+  --python <exe>     the python with torch (default: python3, then /usr/bin/python3)
+  --out <dir>        where to write peer-latest.{md,json} and the inputs file (default bench/results)
+  --help             this text
+`;
+
+const { values: opt } = parseArgs({
+  options: {
+    batches: { type: 'string', default: '16,64' },
+    steps: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
+    'min-seconds': { type: 'string', default: '3' },
+    engines: { type: 'string', default: ENGINES.join(',') },
+    'check-batch': { type: 'string', default: '16' },
+    'check-only': { type: 'boolean', default: false },
+    python: { type: 'string' },
+    out: { type: 'string', default: path.join(BENCH_DIR, 'results') },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+function fail(message: string): never {
+  process.stderr.write(`bench:peer: ${message}\n\n${HELP}`);
+  process.exit(2);
+}
+
+if (opt.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const positiveInt = (name: string, v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) fail(`--${name}: expected a positive integer, got '${v}'`);
+  return n;
+};
+const batches = opt.batches!.split(',').map((b) => positiveInt('batches', b.trim()));
+const steps = positiveInt('steps', opt.steps!);
+const warmup = Number(opt.warmup);
+if (!Number.isInteger(warmup) || warmup < 0) fail(`--warmup: expected an integer ≥ 0, got '${opt.warmup}'`);
+const minSeconds = Number(opt['min-seconds']);
+if (!(minSeconds >= 0)) fail(`--min-seconds: expected a number ≥ 0, got '${opt['min-seconds']}'`);
+const checkBatch = positiveInt('check-batch', opt['check-batch']!);
+const engines = opt.engines!.split(',').map((e) => e.trim()).filter(Boolean);
+for (const e of engines) if (!isEngine(e)) fail(`--engines: unknown engine '${e}'; choose from ${ENGINES.join(', ')}`);
+const selected = ENGINES.filter((e) => engines.includes(e));
+const outDir = path.resolve(opt.out!);
+mkdirSync(outDir, { recursive: true });
+const inputsFile = path.join(outDir, 'peer-inputs.safetensors');
+
+const progress = (msg: string) => process.stderr.write(`[peer] ${msg}\n`);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const ENGINE_JS = path.join(here, 'engine.js');
+const TORCH_PY = path.join(BENCH_DIR, 'peer', 'torch_step.py');
+const started = performance.now();
+const loadStart = os.loadavg();
+const fmtLoad = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
+
+// --- PyTorch -------------------------------------------------------------------------------------
+
+/** The first python that imports torch, with torch's version; null (and why) when there is none. */
+function findTorch(): { python: string; version: string } | { python: null; why: string } {
+  const candidates = opt.python ? [opt.python] : ['python3', '/usr/bin/python3'];
+  const tried: string[] = [];
+  for (const python of candidates) {
+    try {
+      const version = execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 }).trim();
+      return { python, version };
+    } catch {
+      tried.push(python);
+    }
+  }
+  return { python: null, why: `no python that can import torch (tried ${tried.join(', ')}); install it with \`apt-get install -y python3-torch\`` };
+}
+
+const torch = selected.some((e) => e.startsWith('torch')) ? findTorch() : null;
+const torchSkip = torch && torch.python === null ? torch.why : null;
+if (torchSkip) process.stderr.write(`[peer] PyTorch skipped: ${torchSkip}\n`);
+const runnable = selected.filter((e) => !(e.startsWith('torch') && torchSkip));
+
+// --- children ------------------------------------------------------------------------------------
+
+/** Runs a child to completion; returns the record it printed after RESULT_PREFIX. */
+function runChild(cmd: string, args: string[], timeoutMs: number): Promise<{ result: unknown; error: string | null }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+      if (line) resolve({ result: JSON.parse(line.slice(RESULT_PREFIX.length)), error: null });
+      else resolve({ result: null, error: signal ? `killed (${signal}) after ${timeoutMs / 1000} s` : `exited with code ${code} without a result` });
+    });
+    child.on('error', (e) => resolve({ result: null, error: e.message }));
+  });
+}
+
+const CHILD_TIMEOUT_MS = 15 * 60_000;
+
+async function runEngine(engine: EngineId, mode: { check: true } | { check: false; batch: number }): Promise<EngineReport> {
+  const common = ['--inputs', inputsFile];
+  const timing = mode.check
+    ? ['--check']
+    : [
+        '--batch', String(mode.batch),
+        '--warmup', String(engine === 'tfjs-cpu' ? Math.min(warmup, 1) : warmup),
+        '--steps', String(steps),
+        '--min-seconds', String(engine === 'tfjs-cpu' ? 0 : minSeconds),
+      ];
+  const { result, error } = engine.startsWith('torch')
+    ? await runChild((torch as { python: string }).python, [TORCH_PY, ...common, '--threads', engine.slice('torch-'.length), ...timing], CHILD_TIMEOUT_MS)
+    : await runChild(process.execPath, [ENGINE_JS, '--engine', engine, ...common, ...timing], CHILD_TIMEOUT_MS);
+  return (result as EngineReport | null) ?? {
+    engine, describe: engine, batch: mode.check ? checkBatch : mode.batch, error, timing: null, peakRssMb: null, firstLoss: null, check: null,
+  };
+}
+
+// --- tables --------------------------------------------------------------------------------------
+
+function table(headers: string[], rows: string[][], align: Array<'l' | 'r'> = []): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const cell = (c: string, i: number) => (align[i] === 'r' ? c.padStart(widths[i]!) : c.padEnd(widths[i]!));
+  const line = (cells: string[]) => `| ${cells.map(cell).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (align[i] === 'r' ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [line(headers), rule, ...rows.map(line)].join('\n');
+}
+
+const exp = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v === 0 ? '0' : v.toExponential(1));
+const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+const LABEL: Record<EngineId, string> = {
+  'ours-1': 'simplex-vq cpu, 1 thread',
+  'ours-pool': 'simplex-vq cpu, pool',
+  'ours-gpujs': 'simplex-vq gpujs',
+  'tfjs-cpu': 'tfjs-backend-cpu',
+  'tfjs-wasm': 'tfjs-backend-wasm',
+  'torch-1': 'PyTorch, 1 thread',
+  'torch-2': 'PyTorch, 2 threads',
+};
+
+type Verdict = 'PASS' | 'FAIL' | 'UNABLE';
+
+function verdict(r: EngineReport): Verdict {
+  const c = r.check;
+  if (!c) return 'FAIL';
+  const lossOk = c.lossRelErr <= LOSS_TOL && c.partsRelErr <= LOSS_TOL;
+  if (c.backwardError) return lossOk ? 'UNABLE' : 'FAIL';
+  return lossOk && (c.gradRelErr ?? Infinity) <= GRAD_TOL && (c.afterRelErr ?? Infinity) <= AFTER_TOL ? 'PASS' : 'FAIL';
+}
+
+// --- run -----------------------------------------------------------------------------------------
+
+const out: string[] = [];
+const say = (line = '') => {
+  out.push(line);
+  process.stdout.write(`${line}\n`);
+};
+const cpus = os.cpus();
+say('# Peer benchmark: one training step of the discrete autoencoder');
+say();
+say(`- date: ${new Date().toISOString()}`);
+say(`- machine: ${cpus[0]?.model ?? 'unknown cpu'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; node ${process.version}`);
+say(`- load average at the start: ${fmtLoad(loadStart)} (1/5/15 min; on ${os.availableParallelism()} cores, more than ~1 means other processes shared them and slowed the figures)`);
+say(`- model: apps/autoencoder, method ${MODEL.method} (smoothed VQ, KNN-CE K = ${MODEL.k}, commitment ${MODEL.commitment}), M = ${MODEL.codebookSize}, C = ${MODEL.dim}, hidden ${MODEL.hidden}; Adam lr ${MODEL.lr}; MNIST batches`);
+say(`- PyTorch: ${torch === null ? 'not selected' : torch.python === null ? `skipped: ${torch.why}` : `${torch.version} (${torch.python})`}`);
+say();
+
+progress('writing the inputs file (simplex-vq: initial weights, batches, the reference step)');
+const made = await runChild(process.execPath, [ENGINE_JS, '--make-inputs', inputsFile, '--batches', batches.join(','), '--check-batch', String(checkBatch)], CHILD_TIMEOUT_MS);
+if (!made.result) {
+  process.stderr.write(`bench:peer: could not write the inputs file: ${made.error}\n`);
+  process.exit(1);
+}
+
+say(`## Equivalence check (batch ${checkBatch}, one step from the same weights and batch)`);
+say();
+say(`Reference: simplex-vq cpu, 1 thread, loss ${(made.result as { loss: number }).loss.toFixed(6)}. PASS needs the loss and each of its parts within ${LOSS_TOL} (relative),`);
+say(`the gradients and the weights after one Adam step within ${GRAD_TOL} (max |Δ| / max |ref|, worst parameter shown).`);
+say();
+const checks: EngineReport[] = [];
+for (const e of runnable) {
+  progress(`check: ${e}`);
+  checks.push(await runEngine(e, { check: true }));
+}
+const verdicts = new Map(checks.map((r) => [r.engine, verdict(r)]));
+say(table(
+  ['engine', 'loss', 'recon', 'commitment', 'knn', 'loss rel. err', 'worst part', 'grad rel. err (worst)', 'weights after Adam (worst)', 'result'],
+  checks.map((r) => {
+    const c = r.check;
+    const v = verdicts.get(r.engine)!;
+    return [
+      LABEL[r.engine],
+      c ? c.loss.toFixed(6) : '–', c ? c.recon.toFixed(6) : '–', c ? c.commitment.toFixed(6) : '–', c ? c.knn.toFixed(6) : '–',
+      c ? exp(c.lossRelErr) : '–',
+      c ? exp(c.partsRelErr) : '–',
+      c?.gradRelErr !== null && c?.gradRelErr !== undefined ? `${exp(c.gradRelErr)} (${c.gradWorst})` : '–',
+      c?.afterRelErr !== null && c?.afterRelErr !== undefined ? `${exp(c.afterRelErr)} (${c.afterWorst})` : '–',
+      v === 'UNABLE' ? 'UNABLE (forward PASS, no backward)' : v,
+    ];
+  }),
+));
+const notes = checks.filter((r) => r.error || r.check?.backwardError).map((r) => `- ${LABEL[r.engine]}: ${r.error ?? `backward: ${r.check!.backwardError}`}`);
+if (torchSkip) notes.push(`- PyTorch: skipped: ${torchSkip}`);
+if (notes.length) say(`\n${notes.join('\n')}`);
+const failed = checks.filter((r) => verdicts.get(r.engine) === 'FAIL');
+say();
+say(failed.length === 0 ? `Equivalence check: PASS (${checks.length} engines)` : `Equivalence check: FAIL (${failed.map((r) => LABEL[r.engine]).join(', ')}): nothing is timed.`);
+say();
+
+const json: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  machine: { cpu: cpus[0]?.model ?? null, cores: cpus.length, totalMemBytes: os.totalmem() },
+  node: process.version,
+  torch: torch && torch.python ? torch.version : null,
+  model: MODEL,
+  options: { batches, steps, warmup, minSeconds, engines: selected, checkBatch },
+  loadAverage: { start: loadStart },
+  checks,
+};
+const save = () => {
+  json.loadAverage = { start: loadStart, end: os.loadavg() };
+  json.totalSeconds = (performance.now() - started) / 1000;
+  writeFileSync(path.join(outDir, 'peer-latest.json'), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(path.join(outDir, 'peer-latest.md'), `${out.join('\n')}\n`);
+  progress(`wrote ${path.join(outDir, 'peer-latest.md')} and .json`);
+};
+
+if (failed.length > 0) {
+  save();
+  process.exit(1);
+}
+if (opt['check-only']) {
+  save();
+  process.exit(0);
+}
+
+const reports: EngineReport[] = [];
+for (const batch of batches) {
+  for (const e of runnable) {
+    // An engine unable to train is not timed; its row shows the error of the check.
+    const check = checks.find((r) => r.engine === e)!;
+    if (verdicts.get(e) === 'UNABLE') {
+      reports.push({ ...check, batch, error: `unable to train: ${check.check!.backwardError}`, timing: null, peakRssMb: null });
+      continue;
+    }
+    progress(`time: ${e}, batch ${batch} (load ${fmtLoad(os.loadavg())})`);
+    reports.push(await runEngine(e, { check: false, batch }));
+  }
+}
+json.results = reports;
+
+const find = (engine: EngineId, batch: number) => reports.find((r) => r.engine === engine && r.batch === batch);
+const speedup = (r: EngineReport, ref: EngineReport | undefined) =>
+  r.timing && ref?.timing ? `${(ref.timing.medianMs / r.timing.medianMs).toFixed(2)}×` : 'n/a';
+say('## Training step (forward, backward, Adam update)');
+say();
+say(`Median of the timed steps (n) after warm-up (tfjs-backend-cpu: 1 warm-up step); each engine and batch in its own process.`);
+say('"vs" columns: how many times faster than that engine (its median / this one; > 1 is faster). Peak RSS: the process high-water mark.');
+say();
+say(table(
+  ['engine', 'runs on', 'batch', 'median ms (n)', 'steps/s', 'peak RSS MB', 'vs tfjs-cpu', 'vs PyTorch 2 thr.'],
+  reports.map((r) => [
+    LABEL[r.engine],
+    r.describe,
+    String(r.batch),
+    r.timing ? `${ms(r.timing.medianMs)} (${r.timing.runs})` : r.error?.startsWith('unable') ? 'unable (below)' : 'error (below)',
+    r.timing ? (1000 / r.timing.medianMs).toFixed(r.timing.medianMs > 1000 ? 3 : 2) : '–',
+    r.peakRssMb !== null ? r.peakRssMb.toFixed(0) : '–',
+    speedup(r, find('tfjs-cpu', r.batch)),
+    speedup(r, find('torch-2', r.batch)),
+  ]),
+  ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
+));
+const errors = reports.filter((r) => r.error).map((r) => `- ${LABEL[r.engine]}, batch ${r.batch}: ${r.error}`);
+if (errors.length) say(`\n${[...new Set(errors)].join('\n')}`);
+if (torchSkip) say(`\n- PyTorch: skipped: ${torchSkip}`);
+say();
+
+// Targets of issue 8, reported (never asserted): ≥ 20× tfjs-backend-cpu, within 2× of PyTorch.
+const targetLines: string[] = [];
+for (const batch of batches) {
+  const best = (['ours-1', 'ours-pool'] as const).map((e) => find(e, batch)).filter((r) => r?.timing).sort((a, b) => a!.timing!.medianMs - b!.timing!.medianMs)[0];
+  const tf = find('tfjs-cpu', batch), pt = find('torch-2', batch);
+  if (!best) continue;
+  if (tf?.timing) {
+    const x = tf.timing.medianMs / best.timing!.medianMs;
+    targetLines.push(`- batch ${batch}: ${LABEL[best.engine]} is ${x.toFixed(1)}× tfjs-backend-cpu (target ≥ 20×: ${x >= 20 ? 'met' : 'not met'})`);
+  }
+  if (pt?.timing) {
+    const x = best.timing!.medianMs / pt.timing.medianMs;
+    targetLines.push(`- batch ${batch}: ${LABEL[best.engine]} takes ${x.toFixed(2)}× PyTorch (2 threads)'s step time (target ≤ 2×: ${x <= 2 ? 'met' : 'not met'})`);
+  }
+}
+if (targetLines.length) {
+  say('Targets (issue 8; reported, not asserted):');
+  say();
+  for (const l of targetLines) say(l);
+  say();
+}
+say(`Load average at the end: ${fmtLoad(os.loadavg())}. Total time: ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+save();
+process.exit(0);
