@@ -20,47 +20,41 @@ function forward(op: BinaryOp, a: Tensor, b: Tensor, forceFloat = false): Tensor
   return fromHandle(backend.binary(op, handleOn(a, backend), a.shape, handleOn(b, backend), b.shape, shape, dtype), shape, outDtype, backend);
 }
 
-function binary(
-  op: BinaryOp,
-  x: TensorLike,
-  y: TensorLike,
-  vjp: (g: Tensor, a: Tensor, b: Tensor, z: Tensor) => [Tensor | null, Tensor | null],
-  forceFloat = false,
-): Tensor {
+/** The gradient with respect to one operand, before the broadcast is undone. */
+type Partial = (g: Tensor, a: Tensor, b: Tensor, z: Tensor) => Tensor;
+
+/**
+ * Runs the primitive and records ∂L/∂a = da(…), ∂L/∂b = db(…). Each is computed only for an
+ * operand that requires a gradient: the other side is often a constant (x.mul(2), x.div(τ) with a
+ * fixed τ), and its gradient would cost a full pass over g and a reduction, then be thrown away.
+ */
+function binary(op: BinaryOp, x: TensorLike, y: TensorLike, da: Partial, db: Partial, forceFloat = false): Tensor {
   const [a, b] = toTensorPair(x, y);
   const z = forward(op, a, b, forceFloat);
-  return record(op, z, [a, b], (g) => {
-    const [ga, gb] = vjp(g, a, b, z);
-    return [ga && sumToShape(ga, a.shape), gb && sumToShape(gb, b.shape)];
-  });
+  return record(op, z, [a, b], (g) => [
+    a.requiresGrad ? sumToShape(da(g, a, b, z), a.shape) : null,
+    b.requiresGrad ? sumToShape(db(g, a, b, z), b.shape) : null,
+  ]);
 }
 
 // ∂(a + b) = (1, 1)
-export const add = (a: TensorLike, b: TensorLike) => binary('add', a, b, (g) => [g, g]);
+export const add = (a: TensorLike, b: TensorLike) => binary('add', a, b, (g) => g, (g) => g);
 // ∂(a − b) = (1, −1)
-export const sub = (a: TensorLike, b: TensorLike) => binary('sub', a, b, (g) => [g, g.neg()]);
+export const sub = (a: TensorLike, b: TensorLike) => binary('sub', a, b, (g) => g, (g) => g.neg());
 // ∂(a·b) = (b, a)
-export const mul = (a: TensorLike, b: TensorLike) => binary('mul', a, b, (g, a, b) => [g.mul(b), g.mul(a)]);
+export const mul = (a: TensorLike, b: TensorLike) => binary('mul', a, b, (g, _a, b) => g.mul(b), (g, a) => g.mul(a));
 // ∂(a/b) = (1/b, −a/b²)
 export const div = (a: TensorLike, b: TensorLike) =>
-  binary('div', a, b, (g, a, b) => [g.div(b), g.mul(a).div(b.square()).neg()], true);
+  binary('div', a, b, (g, _a, b) => g.div(b), (g, a, b) => g.mul(a).div(b.square()).neg(), true);
 // ∂(aᵇ) = (b·aᵇ⁻¹, aᵇ·log a); the second only where b requires a gradient (log a is NaN for a < 0)
 export const pow = (a: TensorLike, b: TensorLike) =>
-  binary('pow', a, b, (g, a, b, z) => [
-    a.requiresGrad ? g.mul(b).mul(a.pow(b.sub(1))) : null,
-    b.requiresGrad ? g.mul(z).mul(a.log()) : null,
-  ], true);
+  binary('pow', a, b, (g, a, b) => g.mul(b).mul(a.pow(b.sub(1))), (g, a, _b, z) => g.mul(z).mul(a.log()), true);
 // The larger of a and b gets the gradient; ties split it evenly (as PyTorch does).
+const aShare = (aWins: Tensor, tie: Tensor) => aWins.float().add(tie.float().mul(0.5));
 export const maximum = (a: TensorLike, b: TensorLike) =>
-  binary('maximum', a, b, (g, a, b) => {
-    const share = a.gt(b).float().add(a.eq(b).float().mul(0.5));
-    return [g.mul(share), g.mul(share.neg().add(1))];
-  });
+  binary('maximum', a, b, (g, a, b) => g.mul(aShare(a.gt(b), a.eq(b))), (g, a, b) => g.mul(aShare(a.gt(b), a.eq(b)).neg().add(1)));
 export const minimum = (a: TensorLike, b: TensorLike) =>
-  binary('minimum', a, b, (g, a, b) => {
-    const share = a.lt(b).float().add(a.eq(b).float().mul(0.5));
-    return [g.mul(share), g.mul(share.neg().add(1))];
-  });
+  binary('minimum', a, b, (g, a, b) => g.mul(aShare(a.lt(b), a.eq(b))), (g, a, b) => g.mul(aShare(a.lt(b), a.eq(b)).neg().add(1)));
 
 /** Comparisons give int32 0/1 tensors and carry no gradient. */
 function compare(op: BinaryOp, x: TensorLike, y: TensorLike): Tensor {
