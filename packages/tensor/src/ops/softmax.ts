@@ -25,9 +25,14 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   requireFloat('logSoftmax', x);
   const a = normalizeAxis('logSoftmax', axis, x.ndim);
+  // The forward pass already has e = exp(x − max) and its sum: softmax(x) = e / Σe is one division
+  // in the backward pass, where exp(y) would be a second exponential of every entry.
+  let e!: Tensor, total!: Tensor;
   const y = noGrad(() => {
     const shifted = x.sub(x.max(a, true));
-    return shifted.sub(shifted.exp().sum(a, true).log());
+    e = shifted.exp();
+    total = e.sum(a, true);
+    return shifted.sub(total.log());
   });
-  return record('logSoftmax', y, [x], (g) => [g.sub(y.exp().mul(g.sum(a, true)))]);
+  return record('logSoftmax', y, [x], (g) => [g.sub(e.div(total).mul(g.sum(a, true)))]);
 }

@@ -6,6 +6,7 @@
 import type { UnaryOp } from '../backend.js';
 import { checkForward, record } from '../autograd.js';
 import type { Tensor } from '../tensor.js';
+import { where } from './binary.js';
 import { fromHandle, requireFloat } from './util.js';
 
 /** Runs the primitive and records `vjp(g, x, y)` as the gradient. */
@@ -28,8 +29,8 @@ export const sqrt = (x: Tensor) => unary('sqrt', x, (g, _x, y) => g.div(y.mul(2)
 export const abs = (x: Tensor) => unary('abs', x, (g, x) => g.mul(x.sign()), false);
 // sign is piecewise constant: no gradient
 export const sign = (x: Tensor) => unary('sign', x, null, false);
-// d relu(x) = 1 where x > 0
-export const relu = (x: Tensor) => unary('relu', x, (g, x) => g.mul(x.gt(0).float()));
+// d relu(x) = 1 where x > 0 (a select: no float mask to build and multiply by)
+export const relu = (x: Tensor) => unary('relu', x, (g, x) => where(x.gt(0), g, 0));
 // d σ(x) = σ(x)(1 − σ(x)) = y(1 − y)
 export const sigmoid = (x: Tensor) => unary('sigmoid', x, (g, _x, y) => g.mul(y.mul(y.neg().add(1))));
 // d tanh x = 1 − tanh² x = 1 − y²
