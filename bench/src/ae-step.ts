@@ -2,9 +2,8 @@
  * Time of one training step of the discrete autoencoder (apps/autoencoder, method knn-ce) on the
  * CPU backend, one thread against the worker pool.
  *
- * The model is the autoencoder's, rebuilt here from @simplex-vq/nn and @simplex-vq/vq with its
- * defaults (hidden 32, C = 32, M = 256, one group, K = 1, Adam lr 2e-3): the bench does not depend on
- * the app. A step is what apps/autoencoder/src/train.ts does: zeroGrad, forward, the loss
+ * The model is the autoencoder's own (@simplex-vq/autoencoder/model) with the app's defaults
+ * (hidden 32, C = 32, M = 256, one group, K = 1, one shard, Adam lr 2e-3). A step is what apps/autoencoder/src/train.ts does: zeroGrad, forward, the loss
  * (reconstruction MSE + the quantizer's loss), backward, Adam, reading the loss. The batch is
  * seeded noise in [0, 1) shaped like MNIST digits (the arithmetic does not depend on the values).
  *
@@ -17,9 +16,9 @@
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { CpuBackend, Generator, rand, setBackend, type Tensor } from '@simplex-vq/tensor';
-import { Adam, Conv2d, ConvTranspose2d, Module, ReLU, Sequential } from '@simplex-vq/nn';
-import { createQuantizer, type Quantizer, type QuantizerOutput } from '@simplex-vq/vq';
+import { CpuBackend, Generator, rand, setBackend } from '@simplex-vq/tensor';
+import { Adam } from '@simplex-vq/nn';
+import { Autoencoder } from '@simplex-vq/autoencoder/model';
 
 const { values: opts } = parseArgs({
   options: {
@@ -33,40 +32,6 @@ const batches = opts.batch.split(',').map(Number);
 const steps = Number(opts.steps);
 const warmup = Number(opts.warmup);
 const engines = opts.engines.split(',') as Array<'one' | 'pool'>;
-
-/** apps/autoencoder's model (src/model.ts) with its default sizes. */
-class Autoencoder extends Module {
-  declare readonly encoder: Sequential;
-  declare readonly quantizer: Quantizer;
-  declare readonly decoder: Sequential;
-
-  constructor(generator: Generator, C = 32, h = 32, M = 256) {
-    super();
-    const g = { generator };
-    this.registerModule('encoder', new Sequential(
-      new Conv2d(1, h, 4, { stride: 2, padding: 1, ...g }),
-      new ReLU(),
-      new Conv2d(h, h, 4, { stride: 2, padding: 1, ...g }),
-      new ReLU(),
-      new Conv2d(h, C, 1, g),
-    ));
-    this.registerModule('quantizer', createQuantizer('knn-ce', { dim: C, codebookSize: M, groups: 1, k: 1, shards: 1, generator: new Generator(generator.nextUint32()) }));
-    this.registerModule('decoder', new Sequential(
-      new Conv2d(C, h, 3, { padding: 1, ...g }),
-      new ReLU(),
-      new ConvTranspose2d(h, h, 4, { stride: 2, padding: 1, ...g }),
-      new ReLU(),
-      new ConvTranspose2d(h, 1, 4, { stride: 2, padding: 1, ...g }),
-    ));
-  }
-
-  override forward(x: Tensor): { reconstruction: Tensor; quantizer: QuantizerOutput } {
-    const rows = this.encoder.forward(x).permute([0, 2, 3, 1]);
-    const out = this.quantizer.forward(rows);
-    const reconstruction = this.decoder.forward(out.quantized.permute([0, 3, 1, 2])).sigmoid();
-    return { reconstruction, quantizer: out };
-  }
-}
 
 interface Run {
   medianMs: number;
@@ -86,7 +51,7 @@ function median(xs: number[]): number {
 
 function run(backend: CpuBackend, batch: number): Run {
   setBackend(backend);
-  const model = new Autoencoder(new Generator(0));
+  const model = new Autoencoder({ method: 'knn-ce', dim: 32, codebookSize: 256, groups: 1, hidden: 32, k: 1, shards: 1 }, new Generator(0));
   model.train();
   const optimizer = new Adam(model.parameters(), { lr: 2e-3 });
   const dataGen = new Generator(1);
