@@ -1,5 +1,8 @@
 /** Settings of one speech run, their defaults and validation (a bad value names its option). */
+import { ConfigError, choiceOption, numberOption } from '@simplex-vq/app-kit';
 import { METHODS, isMethod } from '@simplex-vq/vq';
+
+export { ConfigError };
 import type { SpeechModelConfig } from './model.js';
 
 /** The model's settings (SpeechModelConfig) and the run's. */
@@ -65,27 +68,13 @@ export const SPEECH_DEFAULTS: SpeechConfig = {
   backend: 'cpu',
 };
 
-export class ConfigError extends Error {
-  constructor(
-    readonly option: string,
-    message: string,
-  ) {
-    super(`--${option}: ${message}`);
-    this.name = 'ConfigError';
-  }
-}
-
-const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-
 /** Merges raw option values over the defaults, validating each. */
 export function resolveSpeechConfig(raw: Partial<Record<keyof SpeechConfig, unknown>>, base: SpeechConfig = SPEECH_DEFAULTS): SpeechConfig {
   const c = { ...base };
   const num = (key: keyof SpeechConfig, check: (n: number) => boolean, what: string) => {
     const v = raw[key];
     if (v === undefined) return;
-    const n = Number(v);
-    if (!Number.isFinite(n) || !check(n)) throw new ConfigError(kebab(key), `expected ${what}, got '${v}'`);
-    (c as Record<string, unknown>)[key] = n;
+    (c as Record<string, unknown>)[key] = numberOption(key, v, check, what);
   };
   const posInt = (n: number) => Number.isInteger(n) && n >= 1;
   if (raw.method !== undefined) {
@@ -117,11 +106,7 @@ export function resolveSpeechConfig(raw: Partial<Record<keyof SpeechConfig, unkn
     c.labelPattern = p;
   }
   if (raw.cacheDir !== undefined) c.cacheDir = String(raw.cacheDir);
-  if (raw.backend !== undefined) {
-    const b = String(raw.backend);
-    if (b !== 'cpu' && b !== 'gpujs') throw new ConfigError('backend', `expected 'cpu' or 'gpujs', got '${b}'`);
-    c.backend = b;
-  }
+  if (raw.backend !== undefined) c.backend = choiceOption('backend', raw.backend, ['cpu', 'gpujs'] as const);
   if (c.convChannels % c.groups !== 0) throw new ConfigError('groups', `${c.groups} groups do not divide the ${c.convChannels} feature channels`);
   if (c.dModel % c.heads !== 0) throw new ConfigError('heads', `${c.heads} heads do not divide --d-model ${c.dModel}`);
   return c;

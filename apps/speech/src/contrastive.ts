@@ -19,6 +19,31 @@ export interface ContrastiveResult {
 }
 
 /**
+ * For every masked step i (of an utterance with at least two), the candidates [i, j_1 … j_K]: the
+ * positive first, then K distractors drawn uniformly, with replacement, from the *other* masked
+ * steps of the same utterance — never the positive itself. Indices are rows of [B·T].
+ */
+export function sampleDistractors(mask: Float32Array, B: number, T: number, K: number, generator: Generator): { rows: number[]; candidates: number[] } {
+  const rows: number[] = [];
+  const candidates: number[] = [];
+  for (let b = 0; b < B; b++) {
+    const masked: number[] = [];
+    for (let t = 0; t < T; t++) if (mask[b * T + t]) masked.push(b * T + t);
+    if (masked.length < 2) continue;
+    masked.forEach((i, pos) => {
+      rows.push(i);
+      candidates.push(i);
+      for (let k = 0; k < K; k++) {
+        let r = generator.randint(0, masked.length - 1); // one of the others: skip over the positive
+        if (r >= pos) r++;
+        candidates.push(masked[r]!);
+      }
+    });
+  }
+  return { rows, candidates };
+}
+
+/**
  * context, targets [B, T, e]; mask [B·T] (1 = masked); codes [B·T·G] int (the targets' codes, or
  * null for quantizers whose targets are never identical).
  */
@@ -32,29 +57,14 @@ export function contrastiveLoss(
 ): ContrastiveResult {
   const [B, T, E] = context.shape as [number, number, number];
   const K = opts.distractors;
-  const rows: number[] = [];
-  const cand: number[] = [];
-  const same: number[] = [];
-  for (let b = 0; b < B; b++) {
-    const masked: number[] = [];
-    for (let t = 0; t < T; t++) if (mask[b * T + t]) masked.push(b * T + t);
-    if (masked.length < 2) continue;
-    masked.forEach((i, pos) => {
-      rows.push(i);
-      cand.push(i);
-      same.push(0);
-      for (let k = 0; k < K; k++) {
-        // Uniform over the other masked steps of this utterance.
-        let r = opts.generator.randint(0, masked.length - 1);
-        if (r >= pos) r++;
-        const j = masked[r]!;
-        cand.push(j);
-        let identical = codes !== null;
-        for (let g = 0; identical && g < groups; g++) identical = codes![i * groups + g] === codes![j * groups + g];
-        same.push(identical ? 1 : 0);
-      }
-    });
-  }
+  const { rows, candidates: cand } = sampleDistractors(mask, B, T, K, opts.generator);
+  // A distractor whose codes all equal the target's is the same target: it leaves the sum.
+  const same = cand.map((j, x) => {
+    const i = rows[Math.floor(x / (K + 1))]!;
+    if (codes === null || x % (K + 1) === 0) return 0;
+    for (let g = 0; g < groups; g++) if (codes[i * groups + g] !== codes[j * groups + g]) return 0;
+    return 1;
+  });
   const n = rows.length;
   if (n === 0) throw new RangeError('contrastiveLoss: no utterance has two masked steps');
   const c = context.reshape([B * T, E]).indexSelect(0, tensor(Int32Array.from(rows))); // [n, E]

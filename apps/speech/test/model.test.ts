@@ -7,7 +7,8 @@ import { Generator, noGrad, randn, tensor } from '@simplex-vq/tensor';
 import { Adam } from '@simplex-vq/nn';
 import { CONV_LAYERS, SpeechModel, framesOf, type SpeechModelConfig } from '../src/model.js';
 import { makeMasks } from '../src/masking.js';
-import { contrastiveLoss } from '../src/contrastive.js';
+import { contrastiveLoss, sampleDistractors } from '../src/contrastive.js';
+import fc from 'fast-check';
 
 const CONFIG: SpeechModelConfig = { method: 'knn-ce', codebookSize: 16, groups: 2, convChannels: 8, dModel: 16, layers: 1, heads: 2, ffDim: 32, finalDim: 8, k: 1, shards: 1 };
 
@@ -79,5 +80,77 @@ describe('speech model', () => {
     }
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(Math.min(...losses.slice(-3))).toBeLessThan(losses[0]!);
+  });
+});
+
+describe('masking and distractors (properties)', () => {
+  const utterances = fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 5 });
+
+  it('masks only valid steps, at least min(minMasked, length) of each utterance', () => {
+    fc.assert(
+      fc.property(utterances, fc.double({ min: 0, max: 0.9, noNaN: true }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 1e6 }), (lengths, prob, span, seed) => {
+        const T = Math.max(...lengths);
+        const { mask, padding } = makeMasks(lengths, T, { prob, span, minMasked: 2 }, new Generator(seed));
+        lengths.forEach((n, b) => {
+          let count = 0;
+          for (let t = 0; t < T; t++) {
+            const m = mask[b * T + t]!, p = padding[b * T + t]!;
+            expect(p).toBe(t >= n ? 1 : 0);
+            if (t >= n) expect(m).toBe(0);
+            count += m;
+          }
+          expect(count).toBeGreaterThanOrEqual(Math.min(2, n));
+        });
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('never draws the positive as a distractor, and draws only masked steps of the same utterance', () => {
+    fc.assert(
+      fc.property(utterances, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 1e6 }), (lengths, K, seed) => {
+        const T = Math.max(...lengths);
+        const { mask } = makeMasks(lengths, T, { prob: 0.2, span: 3, minMasked: 2 }, new Generator(seed));
+        const { rows, candidates } = sampleDistractors(mask, lengths.length, T, K, new Generator(seed + 1));
+        expect(candidates).toHaveLength(rows.length * (K + 1));
+        rows.forEach((i, r) => {
+          expect(mask[i]).toBe(1);
+          expect(candidates[r * (K + 1)]).toBe(i);
+          for (let k = 1; k <= K; k++) {
+            const j = candidates[r * (K + 1) + k]!;
+            expect(j).not.toBe(i);
+            expect(mask[j]).toBe(1);
+            expect(Math.floor(j / T)).toBe(Math.floor(i / T));
+          }
+        });
+        // Every masked step of an utterance with ≥ 2 masked steps is a row.
+        const expected = lengths.flatMap((_, b) => {
+          const m = Array.from({ length: T }, (_, t) => b * T + t).filter((x) => mask[x]);
+          return m.length >= 2 ? m : [];
+        });
+        expect(rows).toEqual(expected);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('leaves distractors with the target\'s codes out of the loss', () => {
+    const g = new Generator(2);
+    const c = randn([1, 3, 4], { generator: g }), q = randn([1, 3, 4], { generator: g });
+    const mask = Float32Array.from([1, 1, 1]);
+    // Steps 0 and 1 share their code: for row 0 only step 2 is a real distractor, and vice versa.
+    const codes = Int32Array.from([5, 5, 7]);
+    const withCodes = contrastiveLoss(c, q, mask, codes, 1, { distractors: 4, temperature: 0.1, generator: new Generator(1) });
+    const cv = c.toArray() as number[][][], qv = q.toArray() as number[][][];
+    const cos = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i]!, 0) / Math.hypot(...a) / Math.hypot(...b);
+    const { candidates } = sampleDistractors(mask, 1, 3, 4, new Generator(1));
+    let total = 0;
+    for (let i = 0; i < 3; i++) {
+      const cands = candidates.slice(i * 5, i * 5 + 5).filter((j, k) => k === 0 || codes[j] !== codes[i]);
+      const logits = cands.map((j) => cos(cv[0]![i]!, qv[0]![j]!) / 0.1);
+      const mx = Math.max(...logits);
+      total += -(logits[0]! - mx - Math.log(logits.reduce((s, l) => s + Math.exp(l - mx), 0)));
+    }
+    expect(withCodes.loss.item()).toBeCloseTo(total / 3, 4);
   });
 });

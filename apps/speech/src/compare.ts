@@ -1,0 +1,127 @@
+/**
+ * Several methods × codebook counts (G) × seeds with shared settings, each run in its own
+ * directory with its own report; finished runs are reused and interrupted ones resumed, so an
+ * interrupted comparison continues where it stopped. Then summary.json and report.md with a
+ * table per G and charts.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { aggregate, meanCell, priorRun, thin, type Aggregate } from '@simplex-vq/app-kit';
+import { writeFileAtomic } from '@simplex-vq/nn';
+import { barChart, lineChart, writePng } from '@simplex-vq/viz';
+import type { Method } from '@simplex-vq/vq';
+import type { SpeechConfig } from './config.js';
+import { readSpeechHistory, smooth, writeSpeechReport } from './report.js';
+import { trainSpeechRun, type SpeechMetrics, type SpeechTrainOptions } from './train.js';
+
+export interface SpeechCompareOptions {
+  methods: Method[];
+  groups: number[];
+  seeds: number[];
+  base: SpeechConfig;
+  out: string;
+  /** Called before each run with its name, its position and the total, and whether it is reused. */
+  onRun?: (name: string, index: number, total: number, reused: boolean) => void;
+  train?: Omit<SpeechTrainOptions, 'resume'>;
+}
+
+export const speechRunName = (method: string, groups: number, seed: number) => `${method}-g${groups}-seed${seed}`;
+
+export const SPEECH_FIELDS = ['codeUsage', 'perplexityOfMean', 'individualPerplexity', 'perSampleCodeUsage', 'contrastiveAccuracy', 'probeAccuracy', 'probeFloor', 'stepsPerSecond'] as const;
+
+export async function compareSpeech(o: SpeechCompareOptions): Promise<SpeechMetrics[]> {
+  mkdirSync(o.out, { recursive: true });
+  const results: SpeechMetrics[] = [];
+  const total = o.methods.length * o.groups.length * o.seeds.length;
+  let index = 0;
+  for (const groups of o.groups) {
+    for (const method of o.methods) {
+      for (const seed of o.seeds) {
+        const name = speechRunName(method, groups, seed);
+        const dir = join(o.out, name);
+        const config: SpeechConfig = { ...o.base, method, groups, seed };
+        const prior = priorRun<SpeechMetrics>(dir, config, ['checkpointEvery']);
+        o.onRun?.(name, index++, total, prior.status === 'finished');
+        if (prior.status === 'finished') {
+          results.push(prior.metrics);
+          continue;
+        }
+        const run = await trainSpeechRun(dir, config, { ...o.train, resume: prior.status === 'interrupted' });
+        await writeSpeechReport(dir, run.config, run.metrics);
+        results.push(run.metrics);
+      }
+    }
+  }
+  writeFileAtomic(join(o.out, 'summary.json'), new TextEncoder().encode(`${JSON.stringify(results.map((r) => ({ ...r, histograms: undefined })), null, 2)}\n`));
+  await writeSpeechCompareReport(o, results);
+  return results;
+}
+
+/** Mean and spread over seeds, per method and G (key `method G=g`). */
+export function aggregateSpeech(results: SpeechMetrics[]): Aggregate[] {
+  return aggregate(results, (r) => `${r.method} G=${r.groups}`, SPEECH_FIELDS);
+}
+
+/** The results table for one G, in markdown (mean ± standard deviation over seeds). */
+export function speechTable(results: SpeechMetrics[], groups: number): string {
+  const rows = aggregateSpeech(results.filter((r) => r.groups === groups));
+  const perGroup = (method: string) => {
+    const rs = results.filter((r) => r.groups === groups && r.method === method);
+    return Array.from({ length: groups }, (_, g) => (rs.reduce((s, r) => s + (r.codeUsagePerGroup[g] ?? NaN), 0) / rs.length).toFixed(3)).join(' / ');
+  };
+  const header = `| method | seeds | code usage | usage per group | perplexity of mean | individual perplexity | per-utterance usage | contrastive acc. | probe acc. | probe floor | steps/s |\n|---|---|---|---|---|---|---|---|---|---|---|`;
+  const body = rows.map((a) => {
+    const c = (f: string, d: number) => meanCell(a.mean[f]!, a.spread[f]!, d, a.n);
+    const method = a.key.replace(/ G=\d+$/, '');
+    return `| ${method} | ${a.n} | ${c('codeUsage', 3)} | ${perGroup(method)} | ${c('perplexityOfMean', 1)} | ${c('individualPerplexity', 2)} | ${c('perSampleCodeUsage', 3)} | ${c('contrastiveAccuracy', 3)} | ${c('probeAccuracy', 3)} | ${c('probeFloor', 3)} | ${c('stepsPerSecond', 2)} |`;
+  });
+  return [header, ...body].join('\n');
+}
+
+async function writeSpeechCompareReport(o: SpeechCompareOptions, results: SpeechMetrics[]): Promise<void> {
+  const curves = (groups: number, field: 'batchUsage' | 'accuracy') =>
+    o.methods.map((method) => {
+      const hs = o.seeds.map((s) => readSpeechHistory(join(o.out, speechRunName(method, groups, s))));
+      const len = Math.min(...hs.map((h) => h.length));
+      const avg = smooth(Array.from({ length: len }, (_, i) => hs.reduce((s, h) => s + h[i]![field], 0) / hs.length));
+      const t = thin(avg.map((v, i) => ({ step: hs[0]![i]!.step, v })), 300);
+      return { name: method, x: t.map((p) => p.step), y: t.map((p) => p.v) };
+    });
+  const pictures: string[] = [];
+  for (const g of o.groups) {
+    await writePng(join(o.out, `usage-g${g}.png`), await lineChart({ title: `Code usage of each training batch, G = ${g}`, subtitle: 'mean over seeds, moving average over 10 steps', xLabel: 'step', yLabel: 'fraction of codes used in the batch', series: curves(g, 'batchUsage'), yDomain: [0, 1] }));
+    await writePng(join(o.out, `accuracy-g${g}.png`), await lineChart({ title: `Contrastive accuracy during training, G = ${g}`, subtitle: 'mean over seeds, moving average over 10 steps', xLabel: 'step', yLabel: 'masked steps whose positive wins', series: curves(g, 'accuracy'), yDomain: [0, 1] }));
+    pictures.push(`usage-g${g}.png`, `accuracy-g${g}.png`);
+  }
+  const agg = aggregateSpeech(results);
+  const bars = (field: string) => agg.map((a) => ({ label: a.key.replace(/ G=\d+$/, ''), group: `G = ${a.key.replace(/^.* G=/, '')}`, value: a.mean[field]!, error: a.spread[field] }));
+  await writePng(join(o.out, 'final-usage.png'), await barChart({ title: 'Code usage on the test speakers', xLabel: 'codebooks', yLabel: 'fraction of codes used', bars: bars('codeUsage'), yDomain: [0, 1] }));
+  await writePng(join(o.out, 'probe.png'), await barChart({ title: 'Word probe accuracy on the test speakers', subtitle: `random-model floor ${meanFloor(results).toFixed(3)}`, xLabel: 'codebooks', yLabel: 'accuracy', bars: bars('probeAccuracy') }));
+  const b = o.base;
+  const md = `# Contrastive speech: method comparison
+
+Settings shared by every run: ${results[0]?.data ?? 'no data'}; ${b.convChannels} encoder channels,
+a ${b.layers}-layer transformer of width ${b.dModel}, M = ${b.codebookSize} codes per group, K = ${b.k}; ${b.steps} steps of
+${b.batchSize} utterances (crops of ≤ ${b.maxSeconds} s), Adam lr ${b.lr}, mask probability ${b.maskProb} (spans of ${b.maskSpan}),
+${b.distractors} distractors, κ = ${b.temperature}; seeds ${o.seeds.join(', ')}. Metrics on the held-out speakers; values are the
+mean${o.seeds.length > 1 ? ' ± standard deviation over seeds' : ' (one seed)'}. Total training time ${results.reduce((s, r) => s + r.trainSeconds, 0).toFixed(0)} s.
+
+${o.groups.map((g) => `## G = ${g}\n\n${speechTable(results, g)}`).join('\n\n')}
+
+## Pictures
+
+${pictures.map((p) => `![${p}](${p})`).join('\n\n')}
+
+![final usage](final-usage.png)
+
+![probe](probe.png)
+
+Each run's own report: ${o.groups.flatMap((g) => o.methods.flatMap((m) => o.seeds.map((s) => `[${speechRunName(m, g, s)}](${speechRunName(m, g, s)}/report.md)`))).join(', ')}.
+`;
+  writeFileAtomic(join(o.out, 'report.md'), new TextEncoder().encode(md));
+}
+
+function meanFloor(results: SpeechMetrics[]): number {
+  const v = results.map((r) => r.probeFloor).filter((x) => !Number.isNaN(x));
+  return v.length ? v.reduce((s, x) => s + x, 0) / v.length : NaN;
+}
