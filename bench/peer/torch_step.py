@@ -168,6 +168,7 @@ def main():
                 loss = step(model, opt, x)[0]
                 first = loss if first is None else first
             samples = []
+            cpu0 = time.process_time()  # CPU time of every thread of the process
             t0 = time.perf_counter()
             while len(samples) < args.steps or (len(samples) < 50 and time.perf_counter() - t0 < args.min_seconds):
                 s = time.perf_counter()
@@ -176,11 +177,12 @@ def main():
                 first = loss if first is None else first
                 if not math.isfinite(loss):
                     raise RuntimeError(f'the loss became {loss}')
+            cpu_ms = (time.process_time() - cpu0) * 1000 / len(samples)
             srt = sorted(samples)
             mid = len(srt) // 2
             med = srt[mid] if len(srt) % 2 else (srt[mid - 1] + srt[mid]) / 2
             report['timing'] = {'medianMs': med, 'minMs': srt[0], 'maxMs': srt[-1], 'runs': len(samples),
-                                'warmupRuns': args.warmup, 'samplesMs': samples}
+                                'warmupRuns': args.warmup, 'samplesMs': samples, 'cpuMsPerStep': cpu_ms}
             report['firstLoss'] = first
     except Exception as e:  # reported in the table, like the Node engines' errors
         report['error'] = f'{type(e).__name__}: {e}'.split('\n')[0]

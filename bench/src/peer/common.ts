@@ -48,7 +48,11 @@ export interface EngineReport {
   batch: number;
   /** Set when the engine could not train the model: the error it gave. */
   error: string | null;
-  timing: { medianMs: number; minMs: number; maxMs: number; runs: number; warmupRuns: number; samplesMs: number[] } | null;
+  /**
+   * Wall-clock figures of the timed steps, and the CPU time a timed step took (mean; user + system
+   * time of every thread of the process), which varies less than wall time on a shared machine.
+   */
+  timing: { medianMs: number; minMs: number; maxMs: number; runs: number; warmupRuns: number; samplesMs: number[]; cpuMsPerStep: number } | null;
   /** The process's peak resident set size (high-water mark), in MB. */
   peakRssMb: number | null;
   /** The loss of the first (warm-up) step, a sanity figure. */

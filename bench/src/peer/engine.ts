@@ -130,6 +130,7 @@ function time(step: () => number, warmup: number, minSteps: number, minSeconds: 
     firstLoss ??= loss;
   }
   const samples: number[] = [];
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   while (samples.length < minSteps || (samples.length < 50 && performance.now() - t0 < minSeconds * 1000)) {
     const s = performance.now();
@@ -138,10 +139,12 @@ function time(step: () => number, warmup: number, minSteps: number, minSeconds: 
     firstLoss ??= loss;
     if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss}`);
   }
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMsPerStep = (cpu.user + cpu.system) / 1000 / samples.length;
   const sorted = [...samples].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   const medianMs = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { timing: { medianMs, minMs: sorted[0]!, maxMs: sorted[sorted.length - 1]!, runs: samples.length, warmupRuns: warmup, samplesMs: samples }, firstLoss };
+  return { timing: { medianMs, minMs: sorted[0]!, maxMs: sorted[sorted.length - 1]!, runs: samples.length, warmupRuns: warmup, samplesMs: samples, cpuMsPerStep }, firstLoss };
 }
 
 async function main(): Promise<void> {

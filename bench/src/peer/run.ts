@@ -337,22 +337,24 @@ say('## Training step (forward, backward, Adam update)');
 say();
 say(`Median of the timed steps (n) after warm-up (tfjs-backend-cpu: 1 warm-up step); each engine and batch in its own process.`);
 say('"vs" columns: how many times faster than that engine (its median / this one; > 1 is faster). Peak RSS: the process high-water mark.');
+say('CPU ms: the CPU time of a timed step (mean; every thread of the process), steadier than wall time on a busy machine.');
 say('load: the 1-minute load average when the engine\'s process started (2 cores: above ~1 the engine shared them).');
 say();
 say(table(
-  ['engine', 'runs on', 'batch', 'median ms (n)', 'steps/s', 'peak RSS MB', 'vs tfjs-cpu', 'vs PyTorch 2 thr.', 'load'],
+  ['engine', 'runs on', 'batch', 'median ms (n)', 'steps/s', 'CPU ms', 'peak RSS MB', 'vs tfjs-cpu', 'vs PyTorch 2 thr.', 'load'],
   reports.map((r) => [
     LABEL[r.engine],
     r.describe,
     String(r.batch),
     r.timing ? `${ms(r.timing.medianMs)} (${r.timing.runs})` : r.error?.startsWith('unable') ? 'unable (below)' : 'error (below)',
     r.timing ? (1000 / r.timing.medianMs).toFixed(r.timing.medianMs > 1000 ? 3 : 2) : '–',
+    r.timing?.cpuMsPerStep !== undefined ? ms(r.timing.cpuMsPerStep) : '–',
     r.peakRssMb !== null ? r.peakRssMb.toFixed(0) : '–',
     speedup(r, find('tfjs-cpu', r.batch)),
     speedup(r, find('torch-2', r.batch)),
     loadAt.has(r) ? loadAt.get(r)!.toFixed(1) : '–',
   ]),
-  ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+  ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
 ));
 const errors = reports.filter((r) => r.error).map((r) => `- ${LABEL[r.engine]}, batch ${r.batch}: ${r.error}`);
 if (errors.length) say(`\n${[...new Set(errors)].join('\n')}`);
