@@ -8,6 +8,7 @@
  * Options are validated (a bad value exits with code 2 and names the option); long work shows a
  * progress bar; runs are seeded and resumable.
  */
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, intListOption, listOption, progress, runCli, str, type CliDefinition, type OptionValues, type Progress } from '@simplex-vq/app-kit';
 import { METHODS, isMethod, type Method } from '@simplex-vq/vq';
@@ -48,6 +49,8 @@ const TRAINING = `Training options:
 Data options (default: a synthetic espeak-ng corpus, made once and cached):
   --data <folder>          a folder of WAV files instead (any PCM/float format, rate, channels)
   --label-pattern <regex>  with --data: a file name's label is the regex's first group, e.g. '^(\\d+)_'
+  --speaker-pattern <re>   with --data: a file name's speaker is the regex's first group, e.g. '^\\d+_([a-z]+)_'
+                           (default: the file's subfolder); test speakers are held out
   --corpus-seed <n>        synthetic corpus: seed of voices, words, pitches, speeds (default ${D.corpusSeed})
   --vocabulary <n>         synthetic corpus: the first n of its 35 words, digits first (default ${D.vocabulary})
   --per-word <n>           synthetic corpus: single-word utterances per word (default ${D.perWord})
@@ -105,7 +108,7 @@ const KEYS: Record<string, keyof SpeechConfig> = {
   layers: 'layers', heads: 'heads', 'ff-dim': 'ffDim', 'final-dim': 'finalDim', k: 'k', shards: 'shards', steps: 'steps',
   'batch-size': 'batchSize', 'max-seconds': 'maxSeconds', lr: 'lr', seed: 'seed', 'mask-prob': 'maskProb', 'mask-span': 'maskSpan',
   distractors: 'distractors', temperature: 'temperature', backend: 'backend', 'checkpoint-every': 'checkpointEvery', data: 'data',
-  'label-pattern': 'labelPattern', 'corpus-seed': 'corpusSeed', vocabulary: 'vocabulary', 'per-word': 'perWord',
+  'label-pattern': 'labelPattern', 'speaker-pattern': 'speakerPattern', 'corpus-seed': 'corpusSeed', vocabulary: 'vocabulary', 'per-word': 'perWord',
   sequences: 'sequences', speakers: 'speakers', 'cache-dir': 'cacheDir',
 };
 
@@ -114,6 +117,9 @@ const SPEC = Object.fromEntries([...Object.keys(KEYS), 'out', 'resume', 'methods
 function configFrom(v: OptionValues, skip: string[] = []): SpeechConfig {
   const raw: Partial<Record<keyof SpeechConfig, unknown>> = {};
   for (const [option, key] of Object.entries(KEYS)) if (!skip.includes(option) && typeof v[option] === 'string') raw[key] = v[option];
+  const data = str(v, 'data');
+  if (data !== undefined && !(existsSync(data) && statSync(data).isDirectory())) throw new ConfigError('data', `'${data}' is not a folder`);
+  for (const o of ['label-pattern', 'speaker-pattern']) if (str(v, o) !== undefined && data === undefined) throw new ConfigError(o, 'applies only with --data <folder>');
   return resolveSpeechConfig(raw);
 }
 

@@ -108,6 +108,10 @@ mean${o.seeds.length > 1 ? ' ± standard deviation over seeds' : ' (one seed)'}.
 
 ${o.groups.map((g) => `## G = ${g}\n\n${speechTable(results, g)}`).join('\n\n')}
 
+## Claim 7, judged from these numbers
+
+${judgeClaim7(results, o.groups).map((c) => `- **${c.part}** — ${c.verdict}. ${c.evidence}`).join('\n')}
+
 ## Pictures
 
 ${pictures.map((p) => `![${p}](${p})`).join('\n\n')}
@@ -124,4 +128,33 @@ Each run's own report: ${o.groups.flatMap((g) => o.methods.flatMap((m) => o.seed
 function meanFloor(results: SpeechMetrics[]): number {
   const v = results.map((r) => r.probeFloor).filter((x) => !Number.isNaN(x));
   return v.length ? v.reduce((s, x) => s + x, 0) / v.length : NaN;
+}
+
+export interface ClaimPart {
+  part: string;
+  verdict: 'holds' | 'does not hold' | 'not tested';
+  evidence: string;
+}
+
+/**
+ * The spec's claim 7 — "STE and SimVQ collapse, KNN-CE keeps full usage; KNN-L2 is worse" — split
+ * into its parts and judged per G by fixed rules on the test-set code usage: collapse means usage
+ * below 0.5, full usage means at least 0.95, worse means more than 0.05 below KNN-CE.
+ */
+export function judgeClaim7(results: SpeechMetrics[], groups: number[]): ClaimPart[] {
+  const agg = aggregateSpeech(results);
+  const usage = (m: string, g: number) => agg.find((a) => a.key === `${m} G=${g}`)?.mean.codeUsage;
+  const f = (v: number | undefined) => (v === undefined ? 'not run' : v.toFixed(3));
+  const part = (name: string, methods: string[], rule: string, test: (vals: number[]) => boolean): ClaimPart => {
+    const vals = groups.map((g) => methods.map((m) => usage(m, g)));
+    const evidence = `Code usage at G = ${groups.join(' / ')}: ${methods.map((m, i) => `${m} ${vals.map((v) => f(v[i])).join(' / ')}`).join('; ')} (rule: ${rule}).`;
+    if (vals.some((v) => v.some((x) => x === undefined))) return { part: name, verdict: 'not tested', evidence };
+    return { part: name, verdict: vals.every((v) => test(v as number[])) ? 'holds' : 'does not hold', evidence };
+  };
+  return [
+    part('STE collapses', ['ste'], 'below 0.5 at every G', ([u]) => u! < 0.5),
+    part('SimVQ collapses', ['simvq'], 'below 0.5 at every G', ([u]) => u! < 0.5),
+    part('KNN-CE keeps full usage', ['knn-ce'], 'at least 0.95 at every G', ([u]) => u! >= 0.95),
+    part('KNN-L2 is worse than KNN-CE', ['knn-l2', 'knn-ce'], 'KNN-L2 more than 0.05 below KNN-CE at every G', ([l2, ce]) => l2! < ce! - 0.05),
+  ];
 }

@@ -22,6 +22,8 @@ export interface SpeechConfig extends SpeechModelConfig {
   data: string | null;
   /** Regular expression whose first group is a file's label (with --data). */
   labelPattern: string | null;
+  /** Regular expression whose first group is a file's speaker (with --data; default: its subfolder). */
+  speakerPattern: string | null;
   /** Seed of the synthetic corpus (its voices, words, pitches and speeds). */
   corpusSeed: number;
   /** Synthetic corpus: the first this many words of the vocabulary (digits first). */
@@ -59,6 +61,7 @@ export const SPEECH_DEFAULTS: SpeechConfig = {
   checkpointEvery: 100,
   data: null,
   labelPattern: null,
+  speakerPattern: null,
   corpusSeed: 0,
   vocabulary: 35,
   perWord: 20,
@@ -96,14 +99,15 @@ export function resolveSpeechConfig(raw: Partial<Record<keyof SpeechConfig, unkn
   num('maskProb', (n) => n > 0 && n < 1, 'a probability in (0, 1)');
   num('temperature', (n) => n > 0, 'a positive number');
   if (raw.data !== undefined) c.data = raw.data === null ? null : String(raw.data);
-  if (raw.labelPattern !== undefined) {
-    const p = String(raw.labelPattern);
+  for (const key of ['labelPattern', 'speakerPattern'] as const) {
+    if (raw[key] === undefined || raw[key] === null) continue;
+    const p = String(raw[key]);
     try {
       new RegExp(p);
     } catch (e) {
-      throw new ConfigError('label-pattern', `not a regular expression: ${(e as Error).message}`);
+      throw new ConfigError(key === 'labelPattern' ? 'label-pattern' : 'speaker-pattern', `not a regular expression: ${(e as Error).message}`);
     }
-    c.labelPattern = p;
+    c[key] = p;
   }
   if (raw.cacheDir !== undefined) c.cacheDir = String(raw.cacheDir);
   if (raw.backend !== undefined) c.backend = choiceOption('backend', raw.backend, ['cpu', 'gpujs'] as const);

@@ -18,7 +18,7 @@ export async function loadSpeechData(c: SpeechConfig, log: (msg: string) => void
   let corpus: SpeechCorpus;
   let description: string;
   if (c.data) {
-    const folder = await loadWavFolder(c.data, { labelPattern: c.labelPattern ?? undefined, recursive: true, onSkip: (file, reason) => log(`skipped ${file}: ${reason}`) });
+    const folder = await loadWavFolder(c.data, { labelPattern: c.labelPattern ?? undefined, speakerPattern: c.speakerPattern ?? undefined, recursive: true, onSkip: (file, reason) => log(`skipped ${file}: ${reason}`) });
     corpus = folder;
     description = `${folder.utterances.length} WAV files from ${c.data}${folder.skipped.length ? ` (${folder.skipped.length} skipped)` : ''}`;
   } else {

@@ -3,7 +3,7 @@
  * and train, resume and compare end to end on a tiny corpus and model.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,27 @@ const TINY = [
   '--layers', '1', '--batch-size', '4', '--max-seconds', '0.6', '--checkpoint-every', '2',
 ];
 
+/** A 16-bit PCM mono WAV file at `rate` Hz holding `samples` in [-1, 1]. */
+function wav16(samples: Float32Array, rate: number): Buffer {
+  const b = Buffer.alloc(44 + samples.length * 2);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + samples.length * 2, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20); // PCM
+  b.writeUInt16LE(1, 22); // mono
+  b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(rate * 2, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(samples.length * 2, 40);
+  samples.forEach((v, i) => b.writeInt16LE(Math.round(v * 32767), 44 + 2 * i));
+  return b;
+}
+
+const MODEL = TINY.slice(10);
+
 describe('simplex-speech', () => {
   it('prints help for the program and each command', () => {
     const main = run(['--help']);
@@ -41,7 +62,8 @@ describe('simplex-speech', () => {
     [['train', '--method', 'nope'], /--method: unknown method 'nope'/],
     [['train', '--groups', '3'], /--groups: 3 groups do not divide the 32 feature channels/],
     [['train', '--mask-prob', '1.5'], /--mask-prob: expected a probability/],
-    [['train', '--label-pattern', '('], /--label-pattern: not a regular expression/],
+    [['train', '--label-pattern', '(', '--data', '.'], /--label-pattern: not a regular expression/],
+    [['train', '--label-pattern', '^(\\d+)_'], /--label-pattern: applies only with --data/],
     [['train', '--resume', 'x', '--lr', '0.1'], /--resume: a resumed run keeps its settings/],
     [['compare', '--groups', '1,3'], /--groups: 3 groups do not divide/],
     [['compare', '--method', 'ste'], /--method does not apply to 'compare'/],
@@ -53,10 +75,35 @@ describe('simplex-speech', () => {
     expect(r.stderr).toMatch(message);
   });
 
-  it('reports an unreadable --data folder and exits 1 rather than training on nothing', () => {
-    const r = run(['train', '--data', join(work, 'no-such-folder'), '--out', join(work, 'nodata'), ...TINY.slice(10)]);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/no-such-folder/);
+  it('refuses a --data folder that does not exist, naming it', () => {
+    const r = run(['train', '--data', join(work, 'no-such-folder'), '--out', join(work, 'nodata')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--data: '.*no-such-folder' is not a folder/);
+    expect(existsSync(join(work, 'nodata'))).toBe(false);
+  });
+
+  it('trains on a folder of WAV files, labels and speakers from the names, skipping an unreadable file', () => {
+    const data = join(work, 'wavs');
+    mkdirSync(data, { recursive: true });
+    let seed = 1;
+    const noise = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+    for (const speaker of ['ann', 'bob', 'cy']) {
+      for (const digit of [1, 2, 3]) {
+        for (let n = 0; n < 2; n++) {
+          const x = Float32Array.from({ length: 4800 }, (_, i) => 0.5 * Math.sin((2 * Math.PI * 200 * digit * i) / 8000) + 0.05 * noise());
+          writeFileSync(join(data, `${digit}_${speaker}_${n}.wav`), wav16(x, 8000));
+        }
+      }
+    }
+    writeFileSync(join(data, '9_bob_garbage.wav'), 'this is not a wav file');
+    const dir = join(work, 'wavrun');
+    const r = run(['train', '--data', data, '--label-pattern', '^(\\d+)_', '--speaker-pattern', '^\\d+_([a-z]+)_', '--steps', '2', '--out', dir, ...MODEL]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/skipped .*9_bob_garbage\.wav/);
+    expect(r.stdout).toMatch(/18 WAV files/);
+    const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+    expect(m.data).toMatch(/1 skipped/);
+    expect(m.probeAccuracy).toBeGreaterThanOrEqual(0);
   });
 
   it('trains, resumes and compares end to end', () => {
