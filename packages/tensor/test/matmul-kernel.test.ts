@@ -2,8 +2,9 @@
  * The CPU backend's matmul primitive, called directly on Float32Arrays: the blocked, packed
  * kernel (single thread) and the threaded path both equal a naive triple-loop reference for
  * every transA/transB combination, odd sizes that leave edge tiles (1, 3, 5, 67, 130), and
- * k > 256 (more than one KC block); threaded results are bit-identical to single-threaded ones.
- * Also (AB)ᵀ = BᵀAᵀ through the public matmul.
+ * k > 256 (more than one KC block); threaded results are bit-identical to single-threaded ones,
+ * and the WebAssembly SIMD kernel's to the JavaScript kernel's. Also (AB)ᵀ = BᵀAᵀ through the
+ * public matmul.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,9 @@ import { T, expectClose, specOf, dimArb } from './helpers.js';
 
 const single = new CpuBackend({ threads: 1 });
 const threaded = new CpuBackend({ threads: 2, parallelThreshold: 0 });
+/** The JavaScript kernel only (the two above use the SIMD kernel where WebAssembly has it). */
+const plainJs = new CpuBackend({ threads: 1, simd: false });
+const plainJsThreaded = new CpuBackend({ threads: 2, parallelThreshold: 0, simd: false });
 
 function randomArray(n: number, gen: Generator): Float32Array {
   const v = new Float32Array(n);
@@ -154,6 +158,33 @@ describe('CpuBackend.matmul against a naive triple loop', () => {
       }),
       { numRuns: 25 },
     );
+  });
+
+  it('the SIMD kernel (one thread and pool) gives the JavaScript kernel\'s results bit for bit', () => {
+    expect(single.simd, 'WebAssembly SIMD is available in Node 20').toBe(true);
+    expect(plainJs.simd).toBe(false);
+    const gen = new Generator(11);
+    // Edge tiles, k over several KC blocks, n over several NC column blocks, both transposes.
+    const cases: Array<[number, number, number]> = [[1, 1, 1], [5, 3, 7], [67, 600, 130], [130, 257, 67], [32, 512, 784], [9, 40, 4100], [3, 1, 2049]];
+    for (const [m, k, n] of cases) {
+      for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        const batch = m * k * n > 100_000 ? 1 : 2;
+        const spec: MatmulSpec = { batch, m, k, n, aBatchStride: m * k, bBatchStride: 0, transA, transB };
+        const a = randomArray(batch * m * k, gen), b = randomArray(k * n, gen);
+        // An infinity gives ±Inf and NaN (Inf − Inf) sums in both kernels alike.
+        if (a.length > 2) a[2] = Number.POSITIVE_INFINITY;
+        const what = `m=${m} k=${k} n=${n} transA=${transA} transB=${transB}`;
+        const ref = run(plainJs, a, b, spec);
+        expectBitIdentical(run(single, a, b, spec), ref, `simd vs js ${what}`);
+        expectBitIdentical(run(threaded, a, b, spec), ref, `simd pool vs js ${what}`);
+        expectBitIdentical(run(plainJsThreaded, a, b, spec), ref, `js pool vs js ${what}`);
+      }
+    }
+    const f64 = new CpuBackend({ precision: 'float64', threads: 1 }), f64Js = new CpuBackend({ precision: 'float64', threads: 1, simd: false });
+    const a = Float64Array.from({ length: 67 * 300 }, () => gen.normal()), b = Float64Array.from({ length: 300 * 5 }, () => gen.normal());
+    const spec: MatmulSpec = { batch: 1, m: 67, k: 300, n: 5, aBatchStride: 0, bBatchStride: 0, transA: false, transB: false };
+    const x = f64.matmul(a, b, spec) as Float64Array, y = f64Js.matmul(a, b, spec) as Float64Array;
+    expect(x.every((v, i) => Object.is(v, y[i])), 'float64: simd vs js').toBe(true);
   });
 
   it('zero-sized products give zeros of the right length', () => {

@@ -10,6 +10,7 @@ import type { Backend, BinaryOp, ConvGeometry, DType, DataHandle, HostArray, Mat
 import { IndexError } from '../errors.js';
 import { broadcastStrides, collapseDims, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { gemmRows } from './gemm.js';
+import { GEMM_SIMD_WASM, createGemmSimdKernel, type GemmSimdKernel } from './gemm-simd.js';
 import { compileStrided } from './strided-kernel.js';
 import { ThreadPool } from './thread-pool.js';
 
@@ -62,6 +63,11 @@ export interface CpuBackendOptions {
   threads?: number | 'auto';
   /** Products with at least this many multiply-adds use the pool (default 2^20). */
   parallelThreshold?: number;
+  /**
+   * Run matmul's inner loop in the WebAssembly SIMD kernel where it is available (default true).
+   * Results are bit-identical either way; false keeps everything in JavaScript.
+   */
+  simd?: boolean;
 }
 
 export class CpuBackend implements Backend {
@@ -71,6 +77,8 @@ export class CpuBackend implements Backend {
   private pool: ThreadPool | null | undefined;
   private readonly threads: number | 'auto';
   private readonly parallelThreshold: number;
+  private readonly useSimd: boolean;
+  private simdKernel: GemmSimdKernel | null | undefined;
 
   constructor(opts: CpuBackendOptions = {}) {
     this.precision = opts.precision ?? 'float32';
@@ -78,6 +86,17 @@ export class CpuBackend implements Backend {
     this.F = this.precision === 'float64' ? Float64Array : Float32Array;
     this.threads = opts.threads ?? 'auto';
     this.parallelThreshold = opts.parallelThreshold ?? 1 << 20;
+    this.useSimd = opts.simd ?? true;
+  }
+
+  /** Whether matmul runs its inner loop in the WebAssembly SIMD kernel. */
+  get simd(): boolean {
+    return this.getSimdKernel() !== null;
+  }
+
+  private getSimdKernel(): GemmSimdKernel | null {
+    if (this.simdKernel === undefined) this.simdKernel = this.useSimd ? createGemmSimdKernel() : null;
+    return this.simdKernel;
   }
 
   /** Threads a large matmul runs on (1 where workers or SharedArrayBuffer are unavailable). */
@@ -92,7 +111,8 @@ export class CpuBackend implements Backend {
 
   private getPool(): ThreadPool | null {
     if (this.pool === undefined) {
-      this.pool = this.threads === 1 ? null : ThreadPool.create(this.threads === 'auto' ? undefined : this.threads);
+      const simd = this.getSimdKernel() ? GEMM_SIMD_WASM : null;
+      this.pool = this.threads === 1 ? null : ThreadPool.create(this.threads === 'auto' ? undefined : this.threads, simd);
     }
     return this.pool;
   }
@@ -218,11 +238,12 @@ export class CpuBackend implements Backend {
     const pool = work >= this.parallelThreshold && Math.max(s.m, s.n) >= 8 ? this.getPool() : null;
     if (pool) {
       const job = { batch: s.batch, m: s.m, n: s.n, k: s.k, aOff: 0, ars, acs, brs, bcs, aBatchStride: s.aBatchStride, bBatchStride: s.bBatchStride };
-      return pool.gemm(job, A, B, this.precision === 'float64');
+      return pool.gemm(job, A, B, this.precision === 'float64', this.getSimdKernel());
     }
     const out = this.alloc(s.batch * s.m * s.n, 'float32') as FArr;
+    const simd = this.getSimdKernel();
     for (let q = 0; q < s.batch; q++) {
-      gemmRows(s.m, s.n, s.k, A, q * s.aBatchStride, ars, acs, B, q * s.bBatchStride, brs, bcs, out, q * s.m * s.n, s.n, 0, s.m);
+      gemmRows(s.m, s.n, s.k, A, q * s.aBatchStride, ars, acs, B, q * s.bBatchStride, brs, bcs, out, q * s.m * s.n, s.n, 0, s.m, simd);
     }
     return out;
   }

@@ -18,6 +18,7 @@
  * the backend runs on one thread.
  */
 import { gemmRows } from './gemm.js';
+import type { GemmSimdKernel } from './gemm-simd.js';
 
 interface WorkerLike {
   unref(): void;
@@ -47,6 +48,8 @@ const WORKER_SOURCE = `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const gemmRows = ${gemmRows.toString()};
 const P = ${JSON.stringify(P)};
+// Each worker instantiates its own copy of the SIMD kernel (with its own memory) when the caller has one.
+const simd = workerData.simd ? new WebAssembly.Instance(new WebAssembly.Module(workerData.simd)).exports : null;
 const counters = new Int32Array(workerData.ctrl, 0, 2);
 const params = new Float64Array(workerData.ctrl, 16, ${PARAMS.length});
 let scratch = null, gen = -1, seen = 0;
@@ -64,7 +67,7 @@ for (;;) {
   for (let q = 0; q < g('batch'); q++) {
     gemmRows(g('m'), g('nSub'), g('k'), s, q * g('aBatchStride') + g('aOff'), g('ars'), g('acs'),
       s, g('bBase') + q * g('bBatchStride') + g('bOff'), g('brs'), g('bcs'),
-      s, g('cBase') + q * g('m') * g('n') + g('cOff'), g('ldc'), g('r0'), g('r1'));
+      s, g('cBase') + q * g('m') * g('n') + g('cOff'), g('ldc'), g('r0'), g('r1'), simd);
   }
   Atomics.store(counters, ${DONE}, seen);
   Atomics.notify(counters, ${DONE});
@@ -127,9 +130,10 @@ export class ThreadPool {
 
   /**
    * A pool of `threads` threads in all (the caller plus threads − 1 workers), or null where
-   * threads cannot be used. The default is the number of available cores.
+   * threads cannot be used. The default is the number of available cores. `simd`: the bytes of
+   * the SIMD kernel's module, which each worker instantiates (null: workers use JavaScript only).
    */
-  static create(threads = availableCores()): ThreadPool | null {
+  static create(threads = availableCores(), simd: Uint8Array | null = null): ThreadPool | null {
     if (threads < 2) return null;
     if (typeof SharedArrayBuffer === 'undefined' || typeof Atomics === 'undefined') return null;
     const wt = builtin<WorkerThreadsModule>('node:worker_threads');
@@ -139,7 +143,7 @@ export class ThreadPool {
       for (let i = 0; i < threads - 1; i++) {
         const ctrl = new SharedArrayBuffer(CTRL_BYTES);
         const { port1, port2 } = new wt.MessageChannel();
-        const worker = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: { ctrl, port: port2 }, transferList: [port2] });
+        const worker = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: { ctrl, port: port2, simd }, transferList: [port2] });
         worker.unref(); // an idle pool must not keep the process alive
         helpers.push({ worker, port: port1, counters: new Int32Array(ctrl, 0, 2), params: new Float64Array(ctrl, 16, PARAMS.length), posted: 0 });
       }
@@ -161,7 +165,7 @@ export class ThreadPool {
    * Computes the batched product into a new array of length batch·m·n. `a` and `b` hold the
    * operands in the layout the strides of `job` describe.
    */
-  gemm(job: GemmJob, a: Float32Array | Float64Array, b: Float32Array | Float64Array, f64: boolean): Float32Array | Float64Array {
+  gemm(job: GemmJob, a: Float32Array | Float64Array, b: Float32Array | Float64Array, f64: boolean, simd: GemmSimdKernel | null = null): Float32Array | Float64Array {
     const bytes = f64 ? 8 : 4;
     const cLen = job.batch * job.m * job.n;
     const bBase = a.length, cBase = a.length + b.length;
@@ -189,7 +193,7 @@ export class ThreadPool {
     const mine = part(0, cut(1));
     for (let q = 0; q < job.batch; q++) {
       gemmRows(job.m, mine.nSub, job.k, s, q * job.aBatchStride + job.aOff, job.ars, job.acs,
-        s, bBase + q * job.bBatchStride + mine.bOff, job.brs, job.bcs, s, cBase + q * job.m * job.n + mine.cOff, job.n, mine.r0, mine.r1);
+        s, bBase + q * job.bBatchStride + mine.bOff, job.brs, job.bcs, s, cBase + q * job.m * job.n + mine.cOff, job.n, mine.r0, mine.r1, simd);
     }
     for (const h of this.helpers) {
       for (;;) {
