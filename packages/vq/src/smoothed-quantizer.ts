@@ -82,10 +82,23 @@ export class SmoothedQuantizer extends Quantizer {
     return squaredDistances(this.split(z), this.codebook).neg().div(tau);
   }
 
+  /**
+   * The logits up to a constant per row, which neither the softmax nor the argmax sees: with
+   * distance logits, −‖z − E_m‖²/τ = (2 z·E_m − ‖E_m‖²)/τ − ‖z‖²/τ, and the last term is dropped.
+   * With the scale applied once, this makes two passes over the [G, N, M] matrix forward and two
+   * backward, where logits() makes five and four (and the matrix is the largest of the model).
+   */
+  private shiftedLogits(z: Tensor): Tensor {
+    if (this.logitLayer) return this.logits(z);
+    const tau = this.logTemperature.exp();
+    const ee = this.codebook.square().sum(-1).unsqueeze(1); // [G, 1, M]
+    return this.split(z).matmul(this.codebook.mT).mul(tau.reciprocal().mul(2)).sub(ee.div(tau));
+  }
+
   override forward(input: Tensor): QuantizerOutput {
     const lead = input.shape.slice(0, -1);
     const z = this.rows(input);
-    const logits = this.logits(z); // [G, N, M]
+    const logits = this.shiftedLogits(z); // [G, N, M]
     const logProbs = logits.logSoftmax(-1);
     const probs = logProbs.exp();
     const indices = logits.detach().argmax(-1); // [G, N]
