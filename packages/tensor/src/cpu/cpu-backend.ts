@@ -417,17 +417,17 @@ export class CpuBackend implements Backend {
       for (let ki = 0; ki < g.kh; ki++) {
         for (let kj = 0; kj < g.kw; kj++) {
           const row = ((c * g.kh + ki) * g.kw + kj) * P;
+          // Input column ix = ox·strideW + shift; outside [oxLo, oxHi) it falls in the padding (zeros).
+          const shift = kj * g.dilationW - g.padW;
+          const [oxLo, oxHi] = validRange(shift, g.strideW, g.w, g.ow);
           for (let n = 0; n < g.n; n++) {
             const plane = (n * g.c + c) * g.h * g.w;
             for (let oy = 0; oy < g.oh; oy++) {
               const iy = oy * g.strideH - g.padH + ki * g.dilationH;
-              const dst = row + (n * g.oh + oy) * g.ow;
               if (iy < 0 || iy >= g.h) continue; // stays zero (padding)
-              const srow = plane + iy * g.w;
-              for (let ox = 0; ox < g.ow; ox++) {
-                const ix = ox * g.strideW - g.padW + kj * g.dilationW;
-                if (ix >= 0 && ix < g.w) out[dst + ox] = src[srow + ix]!;
-              }
+              const dst = row + (n * g.oh + oy) * g.ow;
+              const srow = plane + iy * g.w + shift;
+              for (let ox = oxLo; ox < oxHi; ox++) out[dst + ox] = src[srow + ox * g.strideW]!;
             }
           }
         }
@@ -444,17 +444,16 @@ export class CpuBackend implements Backend {
       for (let ki = 0; ki < g.kh; ki++) {
         for (let kj = 0; kj < g.kw; kj++) {
           const row = ((c * g.kh + ki) * g.kw + kj) * P;
+          const shift = kj * g.dilationW - g.padW;
+          const [oxLo, oxHi] = validRange(shift, g.strideW, g.w, g.ow);
           for (let n = 0; n < g.n; n++) {
             const plane = (n * g.c + c) * g.h * g.w;
             for (let oy = 0; oy < g.oh; oy++) {
               const iy = oy * g.strideH - g.padH + ki * g.dilationH;
               if (iy < 0 || iy >= g.h) continue;
               const s = row + (n * g.oh + oy) * g.ow;
-              const drow = plane + iy * g.w;
-              for (let ox = 0; ox < g.ow; ox++) {
-                const ix = ox * g.strideW - g.padW + kj * g.dilationW;
-                if (ix >= 0 && ix < g.w) out[drow + ix] += src[s + ox]!;
-              }
+              const drow = plane + iy * g.w + shift;
+              for (let ox = oxLo; ox < oxHi; ox++) out[drow + ox * g.strideW] += src[s + ox]!;
             }
           }
         }
@@ -462,4 +461,12 @@ export class CpuBackend implements Backend {
     }
     return out;
   }
+
+}
+
+/** The outputs [lo, hi) of a row of `count` whose input column ox·stride + shift lies in [0, width). */
+function validRange(shift: number, stride: number, width: number, count: number): [number, number] {
+  const lo = Math.min(count, Math.max(0, Math.ceil(-shift / stride)));
+  const hi = Math.max(lo, Math.min(count, Math.floor((width - 1 - shift) / stride) + 1));
+  return [lo, hi];
 }
