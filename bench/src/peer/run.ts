@@ -274,7 +274,7 @@ if (torchSkip) notes.push(`- PyTorch: skipped: ${torchSkip}`);
 if (notes.length) say(`\n${notes.join('\n')}`);
 const failed = checks.filter((r) => verdicts.get(r.engine) === 'FAIL');
 say();
-say(failed.length === 0 ? `Equivalence check: PASS (${checks.length} engines)` : `Equivalence check: FAIL (${failed.map((r) => LABEL[r.engine]).join(', ')}): nothing is timed.`);
+say(failed.length === 0 ? `Equivalence check: PASS (${checks.length} engine${checks.length === 1 ? '' : 's'})` : `Equivalence check: FAIL (${failed.map((r) => LABEL[r.engine]).join(', ')}): nothing is timed.`);
 say();
 
 const json: Record<string, unknown> = {
