@@ -5,11 +5,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { aggregate as aggregateBy, meanCell as cell, priorRun, thin, type Aggregate } from '@simplex-vq/app-kit';
+import { aggregate as aggregateBy, meanCell as cell, priorRun, runConflictError, thin, type Aggregate } from '@simplex-vq/app-kit';
 import { writeFileAtomic } from '@simplex-vq/nn';
 import { barChart, lineChart, writePng } from '@simplex-vq/viz';
 import type { Method } from '@simplex-vq/vq';
-import type { TrainConfig } from './config.js';
+import { resolveConfig, type TrainConfig } from './config.js';
 import { readHistory, writeRunReport } from './report.js';
 import { trainRun, type RunMetrics, type TrainOptions } from './train.js';
 
@@ -30,11 +30,20 @@ export async function compareRuns(o: CompareOptions): Promise<RunMetrics[]> {
   const results: RunMetrics[] = [];
   const total = o.methods.length * o.seeds.length;
   let index = 0;
+  // Refuse before training anything if a run directory holds a run with other settings.
+  for (const method of o.methods) {
+    for (const seed of o.seeds) {
+      const dir = join(o.out, runName(method, seed));
+      const prior = priorRun(dir, { ...o.base, method, seed }, ['checkpointEvery'], (saved) => resolveConfig(saved));
+      if (prior.status === 'conflict') throw runConflictError(dir, prior.differences);
+    }
+  }
   for (const method of o.methods) {
     for (const seed of o.seeds) {
       const dir = join(o.out, runName(method, seed));
       const config: TrainConfig = { ...o.base, method, seed };
-      const prior = priorRun<RunMetrics>(dir, config, ['checkpointEvery']);
+      const prior = priorRun<RunMetrics>(dir, config, ['checkpointEvery'], (saved) => resolveConfig(saved));
+      if (prior.status === 'conflict') throw runConflictError(dir, prior.differences);
       o.onRun?.(runName(method, seed), index++, total, prior.status === 'finished');
       if (prior.status === 'finished') {
         results.push(prior.metrics);

@@ -6,11 +6,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { aggregate, meanCell, priorRun, thin, type Aggregate } from '@simplex-vq/app-kit';
+import { aggregate, meanCell, priorRun, runConflictError, thin, type Aggregate } from '@simplex-vq/app-kit';
 import { writeFileAtomic } from '@simplex-vq/nn';
 import { barChart, lineChart, writePng } from '@simplex-vq/viz';
 import type { Method } from '@simplex-vq/vq';
-import type { SpeechConfig } from './config.js';
+import { resolveSpeechConfig, type SpeechConfig } from './config.js';
 import { readSpeechHistory, smooth, writeSpeechReport } from './report.js';
 import { trainSpeechRun, type SpeechMetrics, type SpeechTrainOptions } from './train.js';
 
@@ -34,13 +34,24 @@ export async function compareSpeech(o: SpeechCompareOptions): Promise<SpeechMetr
   const results: SpeechMetrics[] = [];
   const total = o.methods.length * o.groups.length * o.seeds.length;
   let index = 0;
+  // Refuse before training anything if a run directory holds a run with other settings.
+  for (const groups of o.groups) {
+    for (const method of o.methods) {
+      for (const seed of o.seeds) {
+        const dir = join(o.out, speechRunName(method, groups, seed));
+        const prior = priorRun(dir, { ...o.base, method, groups, seed }, ['checkpointEvery'], (saved) => resolveSpeechConfig(saved));
+        if (prior.status === 'conflict') throw runConflictError(dir, prior.differences);
+      }
+    }
+  }
   for (const groups of o.groups) {
     for (const method of o.methods) {
       for (const seed of o.seeds) {
         const name = speechRunName(method, groups, seed);
         const dir = join(o.out, name);
         const config: SpeechConfig = { ...o.base, method, groups, seed };
-        const prior = priorRun<SpeechMetrics>(dir, config, ['checkpointEvery']);
+        const prior = priorRun<SpeechMetrics>(dir, config, ['checkpointEvery'], (saved) => resolveSpeechConfig(saved));
+        if (prior.status === 'conflict') throw runConflictError(dir, prior.differences); // appeared meanwhile
         o.onRun?.(name, index++, total, prior.status === 'finished');
         if (prior.status === 'finished') {
           results.push(prior.metrics);

@@ -137,5 +137,11 @@ describe('simplex-speech', () => {
     const again = run(['compare', '--methods', 'ste,knn-ce', '--groups', '1,2', '--seeds', '0', '--steps', '2', '--out', out, ...TINY]);
     expect(again.code).toBe(0);
     expect(again.stdout.match(/finished earlier, reusing its metrics/g)).toHaveLength(4);
+    // Other settings into the same folder: refused before anything is trained or overwritten.
+    const before = readFileSync(join(out, 'ste-g1-seed0', 'metrics.json'), 'utf8');
+    const clash = run(['compare', '--methods', 'ste,knn-ce', '--groups', '1,2', '--seeds', '0', '--steps', '3', '--out', out, ...TINY]);
+    expect(clash.code).toBe(2);
+    expect(clash.stderr).toMatch(/--out: .*ste-g1-seed0 holds a run made with other settings \(steps: 2 there, 3 now\)/);
+    expect(readFileSync(join(out, 'ste-g1-seed0', 'metrics.json'), 'utf8')).toBe(before);
   });
 });

@@ -6,32 +6,50 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigError } from './errors.js';
 
-export type PriorRun<M> = { status: 'finished'; metrics: M } | { status: 'interrupted' } | { status: 'new' };
+export type PriorRun<M> =
+  | { status: 'finished'; metrics: M }
+  | { status: 'interrupted' }
+  | { status: 'new' }
+  | { status: 'conflict'; differences: string[] };
 
 /**
- * What `dir` holds for a run with `config`: finished (with its metrics), interrupted (same settings
- * and a checkpoint: resume it) or new (nothing there, or different settings: train from scratch).
- * Keys in `ignore` (e.g. how often to checkpoint) do not make settings differ.
+ * What `dir` holds for a run with `config`: finished (same settings, with its metrics: reuse
+ * them), interrupted (same settings and a checkpoint: resume it), new (nothing there, or only a run
+ * that stopped before its first checkpoint: train from scratch), or conflict — a finished or
+ * checkpointed run with other settings, which a caller must not overwrite (`differences` names the
+ * keys that differ). Keys in `ignore` (e.g. how often to checkpoint) never make settings differ;
+ * `normalize` turns the saved config into the current form (e.g. fills fields added since it was
+ * written with their defaults), so an older run still matches.
  */
-export function priorRun<M>(dir: string, config: object, ignore: readonly string[] = []): PriorRun<M> {
+export function priorRun<M>(dir: string, config: object, ignore: readonly string[] = [], normalize: (saved: Record<string, unknown>) => object = (c) => c): PriorRun<M> {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) return { status: 'new' };
+  const metricsPath = join(dir, 'metrics.json');
+  const checkpointPath = join(dir, 'checkpoint.safetensors');
+  const valuable = existsSync(metricsPath) || existsSync(checkpointPath);
   let prior: Record<string, unknown>;
   try {
-    prior = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
-  } catch {
-    return { status: 'new' };
+    prior = normalize(JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>) as Record<string, unknown>;
+  } catch (e) {
+    if (!valuable) return { status: 'new' };
+    return { status: 'conflict', differences: [`config.json unreadable (${(e as Error).message})`] };
   }
-  if (!sameSettings(prior, config as Record<string, unknown>, ignore)) return { status: 'new' };
-  const metricsPath = join(dir, 'metrics.json');
+  const differences = differingKeys(prior, config as Record<string, unknown>, ignore);
+  if (differences.length > 0) return valuable ? { status: 'conflict', differences } : { status: 'new' };
   if (existsSync(metricsPath)) return { status: 'finished', metrics: JSON.parse(readFileSync(metricsPath, 'utf8')) as M };
-  return existsSync(join(dir, 'checkpoint.safetensors')) ? { status: 'interrupted' } : { status: 'new' };
+  return existsSync(checkpointPath) ? { status: 'interrupted' } : { status: 'new' };
 }
 
-function sameSettings(a: Record<string, unknown>, b: Record<string, unknown>, ignore: readonly string[]): boolean {
-  const strip = (o: Record<string, unknown>) => JSON.stringify(Object.fromEntries(Object.entries(o).filter(([k]) => !ignore.includes(k)).sort(([x], [y]) => (x < y ? -1 : 1))));
-  return strip(a) === strip(b);
+function differingKeys(a: Record<string, unknown>, b: Record<string, unknown>, ignore: readonly string[]): string[] {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !ignore.includes(k)).sort();
+  return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).map((k) => `${k}: ${JSON.stringify(a[k])} there, ${JSON.stringify(b[k])} now`);
+}
+
+/** The error a comparison raises rather than overwrite a run made with other settings. */
+export function runConflictError(dir: string, differences: string[]): ConfigError {
+  return new ConfigError('out', `${dir} holds a run made with other settings (${differences.join('; ')}); choose another --out, or delete that folder to train it again`);
 }
 
 export interface Aggregate {

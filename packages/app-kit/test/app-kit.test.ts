@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, aggregate, choiceOption, intListOption, intOption, meanCell, numberOption, priorRun, runCli, thin, type CliDefinition } from '../src/index.js';
+import { ConfigError, aggregate, runConflictError, choiceOption, intListOption, intOption, meanCell, numberOption, priorRun, runCli, thin, type CliDefinition } from '../src/index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'app-kit-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -66,11 +66,16 @@ describe('priorRun', () => {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ a: 1, every: 5 }));
     expect(priorRun(dir, { a: 1, every: 5 }).status).toBe('new'); // no checkpoint yet
+    expect(priorRun(dir, { a: 2 }).status).toBe('new'); // other settings, but nothing of value to keep
     writeFileSync(join(dir, 'checkpoint.safetensors'), '');
     expect(priorRun(dir, { every: 9, a: 1 }, ['every']).status).toBe('interrupted');
-    expect(priorRun(dir, { a: 2, every: 5 }).status).toBe('new');
+    expect(priorRun(dir, { a: 2, every: 5 })).toEqual({ status: 'conflict', differences: ['a: 1 there, 2 now'] });
     writeFileSync(join(dir, 'metrics.json'), JSON.stringify({ score: 7 }));
     expect(priorRun<{ score: number }>(dir, { a: 1, every: 5 })).toEqual({ status: 'finished', metrics: { score: 7 } });
+    // A field added since the run was saved: a conflict, unless normalize fills it in.
+    expect(priorRun(dir, { a: 1, every: 5, b: null }).status).toBe('conflict');
+    expect(priorRun(dir, { a: 1, every: 5, b: null }, [], (saved) => ({ b: null, ...saved })).status).toBe('finished');
+    expect(runConflictError(dir, ['a: 1 there, 2 now']).message).toMatch(/^--out: .*run holds a run made with other settings \(a: 1 there, 2 now\)/);
   });
 });
 
