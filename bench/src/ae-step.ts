@@ -64,8 +64,7 @@ function run(backend: CpuBackend, batch: number): Run {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
     optimizer.zeroGrad();
-    const { reconstruction, quantizer } = model.forward(x);
-    const total = reconstruction.sub(x).square().mean().add(quantizer.loss);
+    const total = model.trainingLoss(x).loss; // the app's own objective
     total.backward();
     optimizer.step();
     loss = total.item();

@@ -28,6 +28,13 @@ export interface ForwardResult {
   quantizer: QuantizerOutput;
 }
 
+export interface TrainingLoss extends ForwardResult {
+  /** The objective: reconstruction MSE + the quantizer's own loss. */
+  loss: Tensor;
+  /** Mean squared error of the reconstruction. */
+  recon: Tensor;
+}
+
 export class Autoencoder extends Module {
   declare readonly encoder: Sequential;
   declare readonly quantizer: Quantizer;
@@ -75,5 +82,12 @@ export class Autoencoder extends Module {
     const q = out.quantized.permute([0, 3, 1, 2]);
     const reconstruction = this.decoder.forward(q).sigmoid();
     return { reconstruction, quantizer: out };
+  }
+
+  /** The training objective on a batch: reconstruction MSE plus the quantizer's loss. */
+  trainingLoss(x: Tensor): TrainingLoss {
+    const out = this.forward(x);
+    const recon = out.reconstruction.sub(x).square().mean();
+    return { ...out, recon, loss: recon.add(out.quantizer.loss) };
   }
 }

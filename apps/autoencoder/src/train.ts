@@ -126,9 +126,7 @@ export async function trainRun(dir: string, cfgIn: TrainConfig, opts: TrainOptio
     const t0 = performance.now();
     const x = batchTensor(train, batcher.next());
     optimizer.zeroGrad();
-    const { reconstruction, quantizer } = model.forward(x);
-    const recon = reconstruction.sub(x).square().mean();
-    const loss = recon.add(quantizer.loss);
+    const { loss, recon, quantizer } = model.trainingLoss(x);
     loss.backward();
     optimizer.step();
     trainSeconds += (performance.now() - t0) / 1000;

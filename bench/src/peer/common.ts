@@ -17,23 +17,17 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULTS } from '@simplex-vq/autoencoder/config';
 
-/** The model and optimizer settings: apps/autoencoder's defaults (config.ts) for method knn-ce. */
-export const MODEL = {
-  method: 'knn-ce',
-  codebookSize: 256,
-  dim: 32,
-  groups: 1,
-  hidden: 32,
-  k: 1,
-  shards: 1,
-  /** Adam's learning rate (apps/autoencoder's default); betas (0.9, 0.999), eps 1e-8 as PyTorch. */
-  lr: 2e-3,
-  /** The smoothed quantizer's commitment weight β (its default for distance logits) and the KNN weight λ. */
-  commitment: 0.25,
-  knnWeight: 1,
-  seed: 0,
-} as const;
+const { codebookSize, dim, groups, hidden, k, shards, lr } = DEFAULTS;
+
+/**
+ * The model and optimizer settings: apps/autoencoder's own defaults (its config.ts) for method
+ * knn-ce, Adam with betas (0.9, 0.999) and eps 1e-8 as PyTorch; the smoothed quantizer's
+ * commitment weight β (its default for distance logits) and the KNN weight λ, which the peers
+ * need spelled out.
+ */
+export const MODEL = { method: 'knn-ce', codebookSize, dim, groups, hidden, k, shards, lr, commitment: 0.25, knnWeight: 1, seed: 0 } as const;
 
 export const ENGINES = ['ours-1', 'ours-pool', 'ours-gpujs', 'tfjs-cpu', 'tfjs-wasm', 'torch-1', 'torch-2'] as const;
 export type EngineId = (typeof ENGINES)[number];

@@ -48,9 +48,7 @@ function makeStep(model: Autoencoder, x: Tensor): Step {
   const optimizer = new Adam(model.parameters(), { lr: MODEL.lr });
   const run = () => {
     optimizer.zeroGrad();
-    const { reconstruction, quantizer } = model.forward(x);
-    const recon = reconstruction.sub(x).square().mean();
-    const loss = recon.add(quantizer.loss);
+    const { loss, recon, quantizer } = model.trainingLoss(x); // the app's own objective
     loss.backward();
     optimizer.step();
     return { loss: loss.item(), recon: recon.item(), commitment: quantizer.stats.commitment ?? NaN, knn: quantizer.stats.knn ?? NaN };
