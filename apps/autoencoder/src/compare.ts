@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { aggregate as aggregateBy, meanCell as cell, priorRun, runConflictError, thin, type Aggregate } from '@simplex-vq/app-kit';
+import { aggregate as aggregateBy, meanCell as cell, runGrid, thin, type Aggregate } from '@simplex-vq/app-kit';
 import { writeFileAtomic } from '@simplex-vq/nn';
 import { barChart, lineChart, writePng } from '@simplex-vq/viz';
 import type { Method } from '@simplex-vq/vq';
@@ -27,34 +27,20 @@ export const runName = (method: string, seed: number) => `${method}-seed${seed}`
 
 export async function compareRuns(o: CompareOptions): Promise<RunMetrics[]> {
   mkdirSync(o.out, { recursive: true });
-  const results: RunMetrics[] = [];
-  const total = o.methods.length * o.seeds.length;
-  let index = 0;
-  // Refuse before training anything if a run directory holds a run with other settings.
-  for (const method of o.methods) {
-    for (const seed of o.seeds) {
-      const dir = join(o.out, runName(method, seed));
-      const prior = priorRun(dir, { ...o.base, method, seed }, ['checkpointEvery'], (saved) => resolveConfig(saved));
-      if (prior.status === 'conflict') throw runConflictError(dir, prior.differences);
-    }
-  }
-  for (const method of o.methods) {
-    for (const seed of o.seeds) {
-      const dir = join(o.out, runName(method, seed));
-      const config: TrainConfig = { ...o.base, method, seed };
-      const prior = priorRun<RunMetrics>(dir, config, ['checkpointEvery'], (saved) => resolveConfig(saved));
-      if (prior.status === 'conflict') throw runConflictError(dir, prior.differences);
-      o.onRun?.(runName(method, seed), index++, total, prior.status === 'finished');
-      if (prior.status === 'finished') {
-        results.push(prior.metrics);
-        continue;
-      }
-      const resume = prior.status === 'interrupted';
+  const runs = o.methods.flatMap((method) =>
+    o.seeds.map((seed) => ({ name: runName(method, seed), dir: join(o.out, runName(method, seed)), config: { ...o.base, method, seed } as TrainConfig })),
+  );
+  const results = await runGrid<TrainConfig, RunMetrics>({
+    runs,
+    ignore: ['checkpointEvery'],
+    normalize: (saved) => resolveConfig(saved),
+    onRun: o.onRun,
+    train: async ({ dir, config }, resume) => {
       const run = await trainRun(dir, config, { ...o.train, resume });
       await writeRunReport(dir, run);
-      results.push(run.metrics);
-    }
-  }
+      return run.metrics;
+    },
+  });
   writeFileAtomic(join(o.out, 'summary.json'), new TextEncoder().encode(`${JSON.stringify(results.map((r) => ({ ...r, histogram: undefined })), null, 2)}\n`));
   await writeCompareReport(o, results);
   return results;

@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { aggregate, meanCell, priorRun, runConflictError, thin, type Aggregate } from '@simplex-vq/app-kit';
+import { aggregate, meanCell, runGrid, thin, type Aggregate } from '@simplex-vq/app-kit';
 import { writeFileAtomic } from '@simplex-vq/nn';
 import { barChart, lineChart, writePng } from '@simplex-vq/viz';
 import type { Method } from '@simplex-vq/vq';
@@ -31,38 +31,25 @@ export const SPEECH_FIELDS = ['codeUsage', 'perplexityOfMean', 'individualPerple
 
 export async function compareSpeech(o: SpeechCompareOptions): Promise<SpeechMetrics[]> {
   mkdirSync(o.out, { recursive: true });
-  const results: SpeechMetrics[] = [];
-  const total = o.methods.length * o.groups.length * o.seeds.length;
-  let index = 0;
-  // Refuse before training anything if a run directory holds a run with other settings.
-  for (const groups of o.groups) {
-    for (const method of o.methods) {
-      for (const seed of o.seeds) {
-        const dir = join(o.out, speechRunName(method, groups, seed));
-        const prior = priorRun(dir, { ...o.base, method, groups, seed }, ['checkpointEvery'], (saved) => resolveSpeechConfig(saved));
-        if (prior.status === 'conflict') throw runConflictError(dir, prior.differences);
-      }
-    }
-  }
-  for (const groups of o.groups) {
-    for (const method of o.methods) {
-      for (const seed of o.seeds) {
+  const runs = o.groups.flatMap((groups) =>
+    o.methods.flatMap((method) =>
+      o.seeds.map((seed) => {
         const name = speechRunName(method, groups, seed);
-        const dir = join(o.out, name);
-        const config: SpeechConfig = { ...o.base, method, groups, seed };
-        const prior = priorRun<SpeechMetrics>(dir, config, ['checkpointEvery'], (saved) => resolveSpeechConfig(saved));
-        if (prior.status === 'conflict') throw runConflictError(dir, prior.differences); // appeared meanwhile
-        o.onRun?.(name, index++, total, prior.status === 'finished');
-        if (prior.status === 'finished') {
-          results.push(prior.metrics);
-          continue;
-        }
-        const run = await trainSpeechRun(dir, config, { ...o.train, resume: prior.status === 'interrupted' });
-        await writeSpeechReport(dir, run.config, run.metrics);
-        results.push(run.metrics);
-      }
-    }
-  }
+        return { name, dir: join(o.out, name), config: { ...o.base, method, groups, seed } as SpeechConfig };
+      }),
+    ),
+  );
+  const results = await runGrid<SpeechConfig, SpeechMetrics>({
+    runs,
+    ignore: ['checkpointEvery'],
+    normalize: (saved) => resolveSpeechConfig(saved),
+    onRun: o.onRun,
+    train: async ({ dir, config }, resume) => {
+      const run = await trainSpeechRun(dir, config, { ...o.train, resume });
+      await writeSpeechReport(dir, run.config, run.metrics);
+      return run.metrics;
+    },
+  });
   writeFileAtomic(join(o.out, 'summary.json'), new TextEncoder().encode(`${JSON.stringify(results.map((r) => ({ ...r, histograms: undefined })), null, 2)}\n`));
   await writeSpeechCompareReport(o, results);
   return results;

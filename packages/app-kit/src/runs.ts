@@ -52,6 +52,45 @@ export function runConflictError(dir: string, differences: string[]): ConfigErro
   return new ConfigError('out', `${dir} holds a run made with other settings (${differences.join('; ')}); choose another --out, or delete that folder to train it again`);
 }
 
+export interface GridRun<C> {
+  /** Shown in progress messages, e.g. `knn-ce-seed0`. */
+  name: string;
+  dir: string;
+  config: C;
+}
+
+export interface GridOptions<C, M> {
+  runs: GridRun<C>[];
+  /** Config keys that never make settings differ (e.g. how often to checkpoint). */
+  ignore?: readonly string[];
+  /** Brings a saved config into the current form (see priorRun). */
+  normalize?: (saved: Record<string, unknown>) => object;
+  /** Called before each run with its name, position, the total, and whether it is reused. */
+  onRun?: (name: string, index: number, total: number, reused: boolean) => void;
+  /** Trains one run (resuming it from its checkpoint when `resume`) and returns its metrics. */
+  train: (run: GridRun<C>, resume: boolean) => Promise<M>;
+}
+
+/**
+ * Runs a grid of experiment runs one after another: a finished run with the same settings is
+ * reused, an interrupted one resumed, the rest trained. Every folder is checked before anything is
+ * trained, so a folder holding a run made with other settings stops the grid (a ConfigError naming
+ * it and what differs) without a run trained or a file overwritten.
+ */
+export async function runGrid<C extends object, M>(o: GridOptions<C, M>): Promise<M[]> {
+  const priors = o.runs.map((r) => priorRun<M>(r.dir, r.config, o.ignore, o.normalize));
+  priors.forEach((p, i) => {
+    if (p.status === 'conflict') throw runConflictError(o.runs[i]!.dir, p.differences);
+  });
+  const results: M[] = [];
+  for (let i = 0; i < o.runs.length; i++) {
+    const run = o.runs[i]!, prior = priors[i]!;
+    o.onRun?.(run.name, i, o.runs.length, prior.status === 'finished');
+    results.push(prior.status === 'finished' ? prior.metrics : await o.train(run, prior.status === 'interrupted'));
+  }
+  return results;
+}
+
 export interface Aggregate {
   /** The group's key (e.g. the method). */
   key: string;

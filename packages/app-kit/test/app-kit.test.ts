@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, aggregate, runConflictError, choiceOption, intListOption, intOption, meanCell, numberOption, priorRun, runCli, thin, type CliDefinition } from '../src/index.js';
+import { ConfigError, aggregate, runConflictError, runGrid, choiceOption, intListOption, intOption, meanCell, numberOption, priorRun, runCli, thin, type CliDefinition } from '../src/index.js';
 
 const work = mkdtempSync(join(tmpdir(), 'app-kit-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -76,6 +76,36 @@ describe('priorRun', () => {
     expect(priorRun(dir, { a: 1, every: 5, b: null }).status).toBe('conflict');
     expect(priorRun(dir, { a: 1, every: 5, b: null }, [], (saved) => ({ b: null, ...saved })).status).toBe('finished');
     expect(runConflictError(dir, ['a: 1 there, 2 now']).message).toMatch(/^--out: .*run holds a run made with other settings \(a: 1 there, 2 now\)/);
+  });
+});
+
+describe('runGrid', () => {
+  it('reuses finished runs, resumes interrupted ones, and refuses a clash before training anything', async () => {
+    const root = join(work, 'grid');
+    const runs = ['a', 'b', 'c'].map((name) => ({ name, dir: join(root, name), config: { name, steps: 2 } }));
+    mkdirSync(runs[0]!.dir, { recursive: true });
+    writeFileSync(join(runs[0]!.dir, 'config.json'), JSON.stringify(runs[0]!.config));
+    writeFileSync(join(runs[0]!.dir, 'metrics.json'), JSON.stringify({ score: 1 }));
+    mkdirSync(runs[1]!.dir, { recursive: true });
+    writeFileSync(join(runs[1]!.dir, 'config.json'), JSON.stringify(runs[1]!.config));
+    writeFileSync(join(runs[1]!.dir, 'checkpoint.safetensors'), '');
+    const trained: string[] = [];
+    const seen: boolean[] = [];
+    const out = await runGrid({
+      runs,
+      onRun: (_n, _i, _t, reused) => void seen.push(reused),
+      train: async (r, resume) => {
+        trained.push(`${r.name}${resume ? ' (resumed)' : ''}`);
+        return { score: 2 };
+      },
+    });
+    expect(out).toEqual([{ score: 1 }, { score: 2 }, { score: 2 }]);
+    expect(trained).toEqual(['b (resumed)', 'c']);
+    expect(seen).toEqual([true, false, false]);
+    const clash = runs.map((r) => ({ ...r, config: { ...r.config, steps: 3 } }));
+    trained.length = 0;
+    await expect(runGrid({ runs: clash, train: async () => void trained.push('x') })).rejects.toThrow(/a holds a run made with other settings \(steps: 2 there, 3 now\)/);
+    expect(trained).toEqual([]);
   });
 });
 
