@@ -26,6 +26,16 @@ export interface BarChartOptions extends ChartSize {
   yDomain?: [number, number];
   /** Print each bar's value above it. Default false. */
   showValues?: boolean;
+  /**
+   * Horizontal reference lines across the plot (dashed, labelled at the right end), e.g. a baseline
+   * and chance level the bars are read against. The default y range includes them.
+   */
+  rules?: BarRule[];
+}
+
+export interface BarRule {
+  value: number;
+  label: string;
 }
 
 const FN = 'barChart';
@@ -39,6 +49,13 @@ export async function barChart(opts: BarChartOptions): Promise<Uint8Array> {
   if (!Array.isArray(bars)) failType(FN, 'bars must be an array of { label, value, error?, group? }');
   if (bars.length === 0) fail(FN, 'bars is empty: give at least one { label, value }');
   const yDomain = opts.yDomain === undefined ? undefined : checkDomain(FN, 'yDomain', opts.yDomain, false);
+  const rules = opts.rules ?? [];
+  if (!Array.isArray(rules)) failType(FN, 'rules must be an array of { value, label }');
+  rules.forEach((r, i) => {
+    if (r === null || typeof r !== 'object') failType(FN, `rules[${i}] must be an object { value, label }`);
+    if (typeof r.value !== 'number' || !Number.isFinite(r.value)) fail(FN, `rules[${i}].value must be a finite number, got ${String(r.value)}`);
+    checkLabel(FN, `rules[${i}].label`, r.label);
+  });
   const width = checkPositive(FN, 'width', opts.width ?? 640);
   const height = checkPositive(FN, 'height', opts.height ?? 400);
   const scale = checkPositive(FN, 'scale', opts.scale ?? DEFAULT_CHART_SCALE);
@@ -128,6 +145,18 @@ export async function barChart(opts: BarChartOptions): Promise<Uint8Array> {
         text: { field: 'value', type: 'quantitative', format: '.3~g' },
       },
     });
+  }
+
+  if (rules.length > 0) {
+    // Own data, no x encoding: each rule spans the plot. Labels alternate above and below their
+    // line, so two close rules do not print over each other.
+    const ruleValues = rules.map((r, i) => ({ value: r.value, label: r.label, above: i % 2 === 0 }));
+    const y = { field: 'value', type: 'quantitative' as const, scale: yScale, title: opts.yLabel };
+    layers.push(
+      { data: { values: ruleValues }, mark: { type: 'rule', color: '#555555', strokeDash: [6, 4], strokeWidth: 1.5, clip: true }, encoding: { y } },
+      { data: { values: ruleValues }, transform: [{ filter: 'datum.above' }], mark: { type: 'text', align: 'right', baseline: 'bottom', dy: -3, x: 'width', fontSize: 10, color: '#333333' }, encoding: { y, text: { field: 'label' } } },
+      { data: { values: ruleValues }, transform: [{ filter: '!datum.above' }], mark: { type: 'text', align: 'right', baseline: 'top', dy: 3, x: 'width', fontSize: 10, color: '#333333' }, encoding: { y, text: { field: 'label' } } },
+    );
   }
 
   const spec: TopLevelSpec = {

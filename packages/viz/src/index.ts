@@ -6,7 +6,7 @@
  * way; image grids are written pixel by pixel with pngjs.
  */
 export { lineChart, type LineChartOptions, type LineSeries } from './line.js';
-export { barChart, type Bar, type BarChartOptions } from './bar.js';
+export { barChart, type Bar, type BarChartOptions, type BarRule } from './bar.js';
 export { usageChart, usageSummary, type UsageChartOptions, type UsageSummary } from './usage.js';
 export { imageGrid, imageGridLayout, type GridLayout, type ImageGridOptions } from './grid.js';
 export {

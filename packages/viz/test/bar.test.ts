@@ -70,6 +70,28 @@ describe('barChart', () => {
     expect(count(img, dark, legend)).toBeGreaterThan(50);
   });
 
+  it('draws labelled horizontal rules at their values, across the plot', async () => {
+    const base = { xLabel: 'method', yLabel: 'accuracy', bars: [{ label: 'a', value: 1 }, { label: 'b', value: 0.8 }], yDomain: [0, 1] as [number, number], scale: 1 };
+    const plain = decode(await barChart(base));
+    const ruled = decode(await barChart({ ...base, rules: [{ value: 0.25, label: 'floor' }, { value: 0.5, label: 'chance' }] }));
+    const grey = near('#555555', 20);
+    // The rows where most of the plot's width is rule-grey: two lines, none without rules.
+    const rows = (img: Decoded) => Array.from({ length: img.height }, (_, y) => y).filter((y) => count(img, grey, { x0: 0, y0: y, x1: img.width, y1: y + 1 }) > img.width * 0.3);
+    expect(rows(plain)).toEqual([]);
+    const lines = rows(ruled).filter((y, i, all) => i === 0 || all[i - 1] !== y - 1); // first row of each line
+    expect(lines).toHaveLength(2);
+    // The tall bar (value 1) spans the y axis from 1 down to 0: the rules sit at 1/2 and 1/4 of it.
+    const bar = barsOf(ruled, BLUE)[0]!;
+    let top = 0;
+    while (!near(BLUE, 6)(...rgb(ruled, Math.floor((bar.x0 + bar.x1) / 2), top))) top++;
+    const zero = top + bar.height;
+    expect(Math.abs(lines[0]! - (zero - 0.5 * bar.height))).toBeLessThanOrEqual(2);
+    expect(Math.abs(lines[1]! - (zero - 0.25 * bar.height))).toBeLessThanOrEqual(2);
+    // Their labels are drawn near the right end.
+    const right = { x0: ruled.width - 120, y0: 0, x1: ruled.width, y1: ruled.height };
+    expect(count(ruled, dark, right)).toBeGreaterThan(count(plain, dark, right) + 20);
+  });
+
   it('rejects bad arguments with errors naming them', async () => {
     const ok = { xLabel: 'x', yLabel: 'y' };
     await expect(barChart({ ...ok, bars: [] })).rejects.toThrow(/barChart: bars is empty/);
@@ -80,5 +102,6 @@ describe('barChart', () => {
     );
     await expect(barChart({ ...ok, bars: [{ label: 'a', value: 1 }, { label: 'a', value: 2 }] })).rejects.toThrow(/bars\[1\] \("a"\): duplicate bar/);
     await expect(barChart({ ...ok, bars: [{ label: '', value: 1 }] })).rejects.toThrow(/bars\[0\]\.label must be a non-empty string/);
+    await expect(barChart({ ...ok, bars: [{ label: 'a', value: 1 }], rules: [{ value: Number.NaN, label: 'chance' }] })).rejects.toThrow(/barChart: rules\[0\]\.value must be a finite number/);
   });
 });
