@@ -3,14 +3,19 @@
  *
  * Where to read: knn-regularizer.ts (the paper's method, in forty lines), smoothed-quantizer.ts
  * (smoothed VQ), then the baselines (vector-quantizer.ts, gumbel-quantizer.ts, simvq.ts,
- * perplexity.ts), methods.ts (the paper's method names), metrics.ts (code usage and perplexities).
+ * perplexity.ts), the codebook-free quantizers (fsq.ts, lfq.ts), codebook.ts (initialization and
+ * dead-code replacement), methods.ts (the paper's method names), metrics.ts (code usage and perplexities).
  */
 export { Quantizer, squaredDistances, type QuantizerBaseOptions, type QuantizerOutput } from './quantizer.js';
 export { SmoothedQuantizer, type Regularizer, type SmoothedQuantizerOptions } from './smoothed-quantizer.js';
-export { VectorQuantizer, kmeans, type VectorQuantizerOptions } from './vector-quantizer.js';
+export { CodebookQuantizer, kmeans, type CodebookInit, type CodebookOptions, type RestartOptions } from './codebook.js';
+export { VectorQuantizer, type VectorQuantizerOptions } from './vector-quantizer.js';
+export { FiniteScalarQuantizer, fsqLevels, type FiniteScalarQuantizerOptions } from './fsq.js';
+export { LookupFreeQuantizer, type LookupFreeQuantizerOptions } from './lfq.js';
+export { GroupedLinear } from './projection.js';
 export { GumbelQuantizer, type GumbelQuantizerOptions } from './gumbel-quantizer.js';
 export { SimVQ, type SimVQOptions } from './simvq.js';
 export { chooseVertices, knnNeighbours, knnRegularizer, type KnnDistance, type KnnOptions } from './knn-regularizer.js';
 export { entropy, perplexityRegularizer } from './perplexity.js';
 export { CodeUsageTracker, type UsageStats, type UsageUpdate } from './metrics.js';
-export { METHODS, createQuantizer, isMethod, type Method, type MethodOptions } from './methods.js';
+export { METHODS, PAPER_METHODS, RESTARTABLE, createQuantizer, hasCodebook, isMethod, type Method, type MethodOptions } from './methods.js';

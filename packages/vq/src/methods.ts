@@ -1,5 +1,5 @@
 /**
- * The methods the paper compares, by name (SPEC section 3), each a configured quantizer:
+ * The methods the experiments compare, by name (SPEC section 3), each a configured quantizer:
  *
  * | method       | quantizer                                                    |
  * |--------------|--------------------------------------------------------------|
@@ -11,21 +11,44 @@
  * | `simvq`      | SimVQ: frozen random basis × learned linear map              |
  * | `knn-l2`     | SmoothedQuantizer + L_KNN with D = L2                        |
  * | `knn-ce`     | SmoothedQuantizer + L_KNN with D = CE (the paper's recommendation) |
+ * | `ste+restart`| `ste` with dead-code replacement (any method but gumbel takes `+restart`) |
+ * | `fsq`        | FiniteScalarQuantizer: bounded rounding per channel, levels ≈ M codes |
+ * | `lfq`        | LookupFreeQuantizer: sign per channel, 2^b codes, entropy terms |
+ *
+ * The first eight are the paper's; the last three are what a practitioner reaches for against
+ * collapse. Every codebook method takes the codebook initialization (`init`: 'normal' or 'data');
+ * `fsq` and `lfq` have no codebook to initialize.
  */
 import type { Generator } from '@simplex-vq/tensor';
+import type { CodebookInit, RestartOptions } from './codebook.js';
+import { FiniteScalarQuantizer } from './fsq.js';
 import { GumbelQuantizer } from './gumbel-quantizer.js';
+import { LookupFreeQuantizer } from './lfq.js';
 import type { Quantizer } from './quantizer.js';
 import { SimVQ } from './simvq.js';
 import { SmoothedQuantizer } from './smoothed-quantizer.js';
 import { VectorQuantizer } from './vector-quantizer.js';
 
-export const METHODS = ['ste', 'ste-ema', 'gumbel', 'smooth', 'perplexity', 'simvq', 'knn-l2', 'knn-ce'] as const;
-export type Method = (typeof METHODS)[number];
+/** The paper's eight methods (SPEC section 3). */
+export const PAPER_METHODS = ['ste', 'ste-ema', 'gumbel', 'smooth', 'perplexity', 'simvq', 'knn-l2', 'knn-ce'] as const;
+/** Every method of a full comparison: the paper's eight, dead-code replacement, and the two codebook-free quantizers. */
+export const METHODS = [...PAPER_METHODS, 'ste+restart', 'fsq', 'lfq'] as const;
+/** Methods that take `+restart` (code choice by distance to a codebook). */
+export const RESTARTABLE = ['ste', 'ste-ema', 'smooth', 'perplexity', 'simvq', 'knn-l2', 'knn-ce'] as const;
+
+type Restartable = (typeof RESTARTABLE)[number];
+export type Method = (typeof METHODS)[number] | `${Restartable}+restart`;
 
 export interface MethodOptions {
   dim: number;
   codebookSize: number;
   groups?: number;
+  /** Codebook methods: how the codebook starts, 'normal' (default here; the paper's) or 'data' (k-means on the first training batch). */
+  init?: CodebookInit;
+  /** Std of the initial entries for init 'normal' (default 1). */
+  initStd?: number;
+  /** `+restart` methods: the dead-code threshold and usage decay. */
+  restart?: RestartOptions;
   /** KNN: neighbours per vertex and shard (default 1). */
   k?: number;
   /** KNN: shards (default 1). */
@@ -45,36 +68,52 @@ export interface MethodOptions {
   gumbelTemperature?: { start?: number; end?: number; decay?: number };
   /** Gumbel: diversity loss weight (default 0.1). */
   diversityWeight?: number;
+  /** FSQ: the levels per channel (default: fsqLevels(codebookSize)). */
+  levels?: readonly number[];
   generator?: Generator;
 }
 
 export function isMethod(name: string): name is Method {
-  return (METHODS as readonly string[]).includes(name);
+  if ((METHODS as readonly string[]).includes(name)) return true;
+  return name.endsWith('+restart') && (RESTARTABLE as readonly string[]).includes(name.slice(0, -'+restart'.length));
+}
+
+/** Whether the method learns a codebook (and so takes `init`): all but fsq and lfq. */
+export function hasCodebook(method: Method): boolean {
+  return method !== 'fsq' && method !== 'lfq';
 }
 
 /** Builds the quantizer of a method. */
 export function createQuantizer(method: Method, o: MethodOptions): Quantizer {
+  if (!isMethod(method)) throw new Error(`unknown method '${method as string}'; expected one of ${METHODS.join(', ')} (or <method>+restart for ${RESTARTABLE.join(', ')})`);
+  const restarted = method.endsWith('+restart');
+  const name = (restarted ? method.slice(0, -'+restart'.length) : method) as (typeof METHODS)[number];
   const base = { dim: o.dim, codebookSize: o.codebookSize, groups: o.groups, generator: o.generator };
-  const smoothed = { ...base, logits: o.logits, temperature: o.temperature, learnTemperature: o.learnTemperature, commitment: o.commitment };
+  const codebook = { ...base, init: o.init, initStd: o.initStd, restart: restarted ? (o.restart ?? true) : false };
+  const smoothed = { ...codebook, logits: o.logits, temperature: o.temperature, learnTemperature: o.learnTemperature, commitment: o.commitment };
   const knn = { k: o.k, shards: o.shards, vertexSubset: o.vertexSubset, weight: o.regularizerWeight };
-  switch (method) {
+  switch (name) {
     case 'ste':
-      return new VectorQuantizer({ ...base, commitment: o.commitment });
+      return new VectorQuantizer({ ...codebook, commitment: o.commitment });
     case 'ste-ema':
-      return new VectorQuantizer({ ...base, commitment: o.commitment, ema: true });
+      return new VectorQuantizer({ ...codebook, commitment: o.commitment, ema: true });
     case 'gumbel':
-      return new GumbelQuantizer({ ...base, temperature: o.gumbelTemperature, diversityWeight: o.diversityWeight });
+      return new GumbelQuantizer({ ...codebook, temperature: o.gumbelTemperature, diversityWeight: o.diversityWeight });
     case 'smooth':
       return new SmoothedQuantizer({ ...smoothed, regularizer: { type: 'none' } });
     case 'perplexity':
       return new SmoothedQuantizer({ ...smoothed, regularizer: { type: 'perplexity', weight: o.regularizerWeight } });
     case 'simvq':
-      return new SimVQ({ ...base, commitment: o.commitment });
+      return new SimVQ({ ...codebook, commitment: o.commitment });
     case 'knn-l2':
       return new SmoothedQuantizer({ ...smoothed, regularizer: { type: 'knn', distance: 'l2', ...knn } });
     case 'knn-ce':
       return new SmoothedQuantizer({ ...smoothed, regularizer: { type: 'knn', distance: 'ce', ...knn } });
-    default:
-      throw new Error(`unknown method '${method as string}'; expected one of ${METHODS.join(', ')}`);
+    case 'ste+restart':
+      return new VectorQuantizer({ ...codebook, restart: o.restart ?? true, commitment: o.commitment });
+    case 'fsq':
+      return new FiniteScalarQuantizer({ ...base, levels: o.levels });
+    case 'lfq':
+      return new LookupFreeQuantizer({ ...base, commitment: o.commitment });
   }
 }

@@ -9,18 +9,19 @@
  * regularizer: L_KNN ('knn'), the perplexity regularizer ('perplexity'), or nothing ('none' — the
  * setting that collapses). Every choice the spec calls a decision is an option here.
  */
-import { Generator, defaultGenerator, randn, tensor, zeros, type Tensor } from '@simplex-vq/tensor';
+import { Generator, ShapeError, defaultGenerator, noGrad, randn, tensor, zeros, type Tensor } from '@simplex-vq/tensor';
 import { Linear, Parameter } from '@simplex-vq/nn';
 import { knnRegularizer, type KnnDistance } from './knn-regularizer.js';
 import { perplexityRegularizer } from './perplexity.js';
-import { Quantizer, squaredDistances, type QuantizerBaseOptions, type QuantizerOutput } from './quantizer.js';
+import { CodebookQuantizer, type CodebookOptions } from './codebook.js';
+import { squaredDistances, type QuantizerOutput } from './quantizer.js';
 
 export type Regularizer =
   | { type: 'none' }
   | { type: 'knn'; k?: number; distance?: KnnDistance; shards?: number; vertexSubset?: number; weight?: number }
   | { type: 'perplexity'; weight?: number };
 
-export interface SmoothedQuantizerOptions extends QuantizerBaseOptions {
+export interface SmoothedQuantizerOptions extends CodebookOptions {
   /** How logits are made (default 'distance'). */
   logits?: 'distance' | 'linear';
   /** Softmax temperature τ (default 1). */
@@ -31,13 +32,11 @@ export interface SmoothedQuantizerOptions extends QuantizerBaseOptions {
   commitment?: number;
   /** The regularizer on p (default: KNN-CE with K = 1, λ = 1). */
   regularizer?: Regularizer;
-  /** Std of the initial codebook entries (default 1). */
-  codebookStd?: number;
-  /** Generator for initialization and vertex subsets (default: the global one). */
+  /** Generator for initialization, vertex subsets and dead-code replacement (default: the global one). */
   generator?: Generator;
 }
 
-export class SmoothedQuantizer extends Quantizer {
+export class SmoothedQuantizer extends CodebookQuantizer {
   /** [G, M, d] */
   declare readonly codebook: Tensor;
   /** log τ, [] (a parameter when learned, a buffer otherwise). */
@@ -46,7 +45,7 @@ export class SmoothedQuantizer extends Quantizer {
   readonly logitsKind: 'distance' | 'linear';
   readonly commitment: number;
   readonly regularizer: Regularizer;
-  private readonly generator: Generator;
+  protected readonly generator: Generator;
 
   constructor(opts: SmoothedQuantizerOptions) {
     super(opts);
@@ -57,10 +56,13 @@ export class SmoothedQuantizer extends Quantizer {
     this.commitment = opts.commitment ?? (this.logitsKind === 'distance' ? 0.25 : 0);
     this.regularizer = opts.regularizer ?? { type: 'knn', k: 1, distance: 'ce' };
     const { groups: G, codebookSize: M, groupDim: d } = this;
-    this.registerParameter('codebook', new Parameter(randn([G, M, d], { generator: this.generator }).mul(opts.codebookStd ?? 1)));
+    this.registerParameter('codebook', new Parameter(randn([G, M, d], { generator: this.generator }).mul(this.initStd)));
     const logTau = tensor(Math.log(opts.temperature ?? 1));
     if (opts.learnTemperature) this.registerParameter('logTemperature', new Parameter(logTau));
     else this.registerBuffer('logTemperature', logTau);
+    if (this.restart && this.logitsKind === 'linear') {
+      throw new ShapeError('SmoothedQuantizer', "restart needs 'distance' logits: with 'linear' logits the codebook does not decide which code a row takes, so a reset entry would not be chosen");
+    }
     this.registerModule('logitLayer', this.logitsKind === 'linear' ? new Linear(this.dim, G * M, { generator: this.generator }) : null);
   }
 
@@ -95,9 +97,20 @@ export class SmoothedQuantizer extends Quantizer {
     return this.split(z).matmul(this.codebook.mT).mul(tau.reciprocal().mul(2)).sub(ee.div(tau));
   }
 
+  /** Sets entries of the codebook (data initialization, dead-code replacement). */
+  protected setEntries(values: Tensor, codes?: number[]): void {
+    this.codebook.assign(this.mergeEntries(this.codebook, values, codes));
+  }
+
   override forward(input: Tensor): QuantizerOutput {
     const lead = input.shape.slice(0, -1);
     const z = this.rows(input);
+    if (this.init === 'data' || this.restart) {
+      const zg = this.split(z);
+      this.initFromData(zg);
+      // Dead codes by the batch's argmax (a detached pass); revived codes join this batch's softmax.
+      if (this.restart) this.reviveDeadCodes(zg, noGrad(() => this.shiftedLogits(z).argmax(-1)));
+    }
     const logits = this.shiftedLogits(z); // [G, N, M]
     const logProbs = logits.logSoftmax(-1);
     const probs = logProbs.exp();

@@ -6,18 +6,24 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Generator } from '@simplex-vq/tensor';
-import { GumbelQuantizer, METHODS, SimVQ, SmoothedQuantizer, VectorQuantizer, createQuantizer, isMethod, type Method } from '../src/index.js';
+import { GumbelQuantizer, METHODS, PAPER_METHODS, RESTARTABLE, SimVQ, hasCodebook, SmoothedQuantizer, VectorQuantizer, createQuantizer, isMethod, type Method } from '../src/index.js';
 import { expectClose, flat, randT } from './helpers.js';
 
 describe('METHODS and isMethod', () => {
-  it('lists the eight methods of the paper, in order', () => {
-    expect([...METHODS]).toEqual(['ste', 'ste-ema', 'gumbel', 'smooth', 'perplexity', 'simvq', 'knn-l2', 'knn-ce']);
+  it('lists the eight methods of the paper, in order, then ste+restart, fsq and lfq', () => {
+    expect([...PAPER_METHODS]).toEqual(['ste', 'ste-ema', 'gumbel', 'smooth', 'perplexity', 'simvq', 'knn-l2', 'knn-ce']);
+    expect([...METHODS]).toEqual([...PAPER_METHODS, 'ste+restart', 'fsq', 'lfq']);
     for (const m of METHODS) expect(isMethod(m)).toBe(true);
-    for (const m of ['', 'knn', 'KNN-CE', 'vq', 'ste ']) expect(isMethod(m)).toBe(false);
+    for (const m of ['', 'knn', 'KNN-CE', 'vq', 'ste ', 'gumbel+restart', 'fsq+restart', 'lfq+restart', '+restart', 'ste+restart+restart']) expect(isMethod(m), m).toBe(false);
+    for (const m of RESTARTABLE) expect(isMethod(`${m}+restart`), m).toBe(true);
+  });
+
+  it('hasCodebook: every method but fsq and lfq', () => {
+    expect(METHODS.filter((m) => !hasCodebook(m))).toEqual(['fsq', 'lfq']);
   });
 
   it('an unknown method is an error that lists the known ones', () => {
-    expect(() => createQuantizer('kmeans' as Method, { dim: 2, codebookSize: 4 })).toThrow(/unknown method 'kmeans'; expected one of ste, ste-ema, gumbel, smooth, perplexity, simvq, knn-l2, knn-ce/);
+    expect(() => createQuantizer('kmeans' as Method, { dim: 2, codebookSize: 4 })).toThrow(/unknown method 'kmeans'; expected one of ste, ste-ema, gumbel, smooth, perplexity, simvq, knn-l2, knn-ce, ste\+restart, fsq, lfq/);
   });
 });
 
@@ -98,11 +104,14 @@ describe('every method honours the quantizer contract', () => {
   it('shapes with leading axes and groups; eval gives codebook rows; the loss is finite and differentiable', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom(...METHODS),
-        fc.record({ b: fc.integer({ min: 1, max: 3 }), t: fc.integer({ min: 1, max: 4 }), d: fc.integer({ min: 1, max: 3 }), groups: fc.integer({ min: 1, max: 2 }), m: fc.integer({ min: 2, max: 6 }), seed: fc.nat(1000) }),
-        (method, { b, t, d, groups: G, m, seed }) => {
+        fc.constantFrom<Method>(...METHODS, ...RESTARTABLE.map((m) => `${m}+restart` as Method)),
+        fc.record({ b: fc.integer({ min: 1, max: 3 }), t: fc.integer({ min: 1, max: 4 }), d: fc.integer({ min: 1, max: 3 }), groups: fc.integer({ min: 1, max: 2 }), m0: fc.integer({ min: 2, max: 6 }), init: fc.constantFrom('normal' as const, 'data' as const), seed: fc.nat(1000) }),
+        (method, { b, t, d, groups: G, m0, init, seed }) => {
           const C = d * G;
-          const q = createQuantizer(method, { dim: C, codebookSize: m, groups: G, generator: new Generator(seed) });
+          const q = createQuantizer(method, { dim: C, codebookSize: m0, groups: G, init, generator: new Generator(seed) });
+          // fsq and lfq make the number of codes their grid gives (levels ≈ M; 2^round(log2 M)).
+          const m = hasCodebook(method) ? m0 : q.codebookSize;
+          if (method === 'lfq') expect(m).toBe(2 ** Math.round(Math.log2(m0)));
           expect([q.dim, q.codebookSize, q.groups, q.groupDim]).toEqual([C, m, G, d]);
           const z = randT([b, t, C], seed + 1).requiresGrad_();
           const out = q.forward(z);

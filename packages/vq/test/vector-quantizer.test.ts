@@ -211,10 +211,10 @@ describe('k-means initialization', () => {
     fc.assert(
       fc.property(fc.nat(100_000), fc.integer({ min: 2, max: 6 }), fc.boolean(), (seed, k, ema) => {
         const { centres, z } = blobs(seed, k);
-        const q = new VectorQuantizer({ dim: 2, codebookSize: k, kmeansInit: true, ema, generator: new Generator(seed + 1) });
-        expect(q.initialized.item()).toBe(0);
+        const q = new VectorQuantizer({ dim: 2, codebookSize: k, init: 'data', ema, generator: new Generator(seed + 1) });
+        expect(q.initialized!.item()).toBe(0);
         q.forward(z);
-        expect(q.initialized.item()).toBe(1);
+        expect(q.initialized!.item()).toBe(1);
         const book = books(q)[0]!;
         // One code per cluster, each within 0.3 of its centre (the blobs have std 0.2, 16 points).
         const owner = centres.map((c) => nearest(c, book));
@@ -228,7 +228,7 @@ describe('k-means initialization', () => {
 
   it('runs once, on the first training batch only (not in eval)', () => {
     const { z } = blobs(1, 3);
-    const q = new VectorQuantizer({ dim: 2, codebookSize: 3, kmeansInit: true, generator: new Generator(2) });
+    const q = new VectorQuantizer({ dim: 2, codebookSize: 3, init: 'data', generator: new Generator(2) });
     q.eval();
     const before = flat(q.codebook);
     q.forward(z);
@@ -266,7 +266,7 @@ describe('dead-code replacement', () => {
   it('moves codes no row used onto rows of the batch, and leaves used codes alone', () => {
     fc.assert(
       fc.property(fc.nat(10_000), fc.boolean(), (seed, ema) => {
-        const q = new VectorQuantizer({ dim: 2, codebookSize: 4, deadCodeThreshold: 0.5, decay: 0, ema, generator: new Generator(seed) });
+        const q = new VectorQuantizer({ dim: 2, codebookSize: 4, restart: { threshold: 0.5, decay: 0 }, ema, generator: new Generator(seed) });
         const book = [0, 0, 100, 100, -100, 100, 5, 5];
         q.codebook.assign(tensor(Float32Array.from(book), { shape: [1, 4, 2] }));
         if (ema) q.emaSum!.assign(q.codebook.mul(q.emaCount!.unsqueeze(-1)));
