@@ -11,11 +11,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, intListOption, listOption, progress, runCli, str, type CliDefinition, type OptionValues, type Progress } from '@simplex-vq/app-kit';
-import { METHODS, isMethod, type Method } from '@simplex-vq/vq';
+import { METHODS, hasCodebook, isMethod, type Method } from '@simplex-vq/vq';
 import { SPEECH_DEFAULTS as D, resolveSpeechConfig, type SpeechConfig } from './config.js';
 import { compareSpeech, speechTable } from './compare.js';
-import { writeSpeechReport } from './report.js';
-import { trainSpeechRun, type SpeechStep, type SpeechTrainOptions } from './train.js';
+import { noProbeReason, writeSpeechReport } from './report.js';
+import { describeSplit, trainSpeechRun, type SpeechStep, type SpeechTrainOptions } from './train.js';
 
 /** The methods of the speech experiment (the spec's claim 7): the wav2vec 2.0 default and the rest. */
 export const SPEECH_METHODS: Method[] = ['gumbel', 'ste', 'simvq', 'perplexity', 'knn-l2', 'knn-ce'];
@@ -31,7 +31,10 @@ const MODEL = `Model options:
   --ff-dim <n>             transformer feed-forward width (default ${D.ffDim})
   --final-dim <n>          dimension the contrastive loss compares in (default ${D.finalDim})
   --k <K>                  KNN: neighbours per vertex (default ${D.k})
-  --shards <S>             KNN: split each batch's vectors into S parts (default ${D.shards})`;
+  --shards <S>             KNN: split each batch's vectors into S parts (default ${D.shards})
+  --init <data|normal>     how codebooks start: data = codes drawn from the encoder's outputs of the
+                           first batch (the fair start), normal = N(0, std²) (default ${D.init})
+  --init-std <x>           with --init normal: the std of the codebook entries (default ${D.initStd})`;
 
 const TRAINING = `Training options:
   --steps <n>              training steps (default ${D.steps})
@@ -46,11 +49,21 @@ const TRAINING = `Training options:
   --backend <cpu|gpujs>    tensor backend (default ${D.backend})
   --checkpoint-every <n>   steps between checkpoints (default ${D.checkpointEvery})
 
+Evaluation options (on the held-out speakers):
+  --test-fraction <f>      fraction of the speakers held out, at least one each side (default ${D.testFraction})
+  --eval-utterances <n>    at most n held-out utterances are evaluated, evenly spread; 'all' for
+                           every one (default ${D.evalUtterances})
+  --probe-utterances <n>   the word probe reads at most n single-word utterances of each side,
+                           evenly spread; 'all' for every one (default ${D.probeUtterances})
+
 Data options (default: a synthetic espeak-ng corpus, made once and cached):
   --data <folder>          a folder of WAV files instead (any PCM/float format, rate, channels)
   --label-pattern <regex>  with --data: a file name's label is the regex's first group, e.g. '^(\\d+)_'
   --speaker-pattern <re>   with --data: a file name's speaker is the regex's first group, e.g. '^\\d+_([a-z]+)_'
                            (default: the file's subfolder); test speakers are held out
+  --trim-silence <dB|off>  with --data: cut leading and trailing audio quieter than the loudest 10 ms
+                           by this many dB, e.g. 40 (default off; the synthetic corpus is always
+                           trimmed at 40 dB when it is made)
   --corpus-seed <n>        synthetic corpus: seed of voices, words, pitches, speeds (default ${D.corpusSeed})
   --vocabulary <n>         synthetic corpus: the first n of its 35 words, digits first (default ${D.vocabulary})
   --per-word <n>           synthetic corpus: single-word utterances per word (default ${D.perWord})
@@ -109,7 +122,8 @@ const KEYS: Record<string, keyof SpeechConfig> = {
   'batch-size': 'batchSize', 'max-seconds': 'maxSeconds', lr: 'lr', seed: 'seed', 'mask-prob': 'maskProb', 'mask-span': 'maskSpan',
   distractors: 'distractors', temperature: 'temperature', backend: 'backend', 'checkpoint-every': 'checkpointEvery', data: 'data',
   'label-pattern': 'labelPattern', 'speaker-pattern': 'speakerPattern', 'corpus-seed': 'corpusSeed', vocabulary: 'vocabulary', 'per-word': 'perWord',
-  sequences: 'sequences', speakers: 'speakers', 'cache-dir': 'cacheDir',
+  sequences: 'sequences', speakers: 'speakers', 'cache-dir': 'cacheDir', 'test-fraction': 'testFraction', 'trim-silence': 'trimSilence',
+  'eval-utterances': 'evalUtterances', 'probe-utterances': 'probeUtterances', init: 'init', 'init-std': 'initStd',
 };
 
 const SPEC = Object.fromEntries([...Object.keys(KEYS), 'out', 'resume', 'methods', 'seeds'].map((k) => [k, { type: 'string' as const }]));
@@ -119,8 +133,10 @@ function configFrom(v: OptionValues, skip: string[] = []): SpeechConfig {
   for (const [option, key] of Object.entries(KEYS)) if (!skip.includes(option) && typeof v[option] === 'string') raw[key] = v[option];
   const data = str(v, 'data');
   if (data !== undefined && !(existsSync(data) && statSync(data).isDirectory())) throw new ConfigError('data', `'${data}' is not a folder`);
-  for (const o of ['label-pattern', 'speaker-pattern']) if (str(v, o) !== undefined && data === undefined) throw new ConfigError(o, 'applies only with --data <folder>');
-  return resolveSpeechConfig(raw);
+  for (const o of ['label-pattern', 'speaker-pattern', 'trim-silence']) if (str(v, o) !== undefined && data === undefined) throw new ConfigError(o, 'applies only with --data <folder>');
+  const config = resolveSpeechConfig(raw);
+  if (str(v, 'init-std') !== undefined && config.init !== 'normal') throw new ConfigError('init-std', `applies only with --init normal (the ${config.init} init takes its codes from the data)`);
+  return config;
 }
 
 /** A bar for training steps; lines for the corpus synthesis and the slower phases. */
@@ -160,6 +176,7 @@ async function train(v: OptionValues): Promise<void> {
     config = { ...configFrom(v), steps: v.steps === undefined ? 0 : configFrom(v).steps };
   } else {
     config = configFrom(v);
+    if (str(v, 'init') !== undefined && !hasCodebook(config.method)) throw new ConfigError('init', `${config.method} has no codebook to initialize`);
     dir = resolve(str(v, 'out') ?? join('runs', 'speech', `${config.method}-g${config.groups}-seed${config.seed}`));
   }
   const r = reporter(`train ${config.method} G=${config.groups}`, config.steps);
@@ -167,7 +184,8 @@ async function train(v: OptionValues): Promise<void> {
   r.stop();
   await writeSpeechReport(dir, run.config, run.metrics);
   const m = run.metrics;
-  console.log(`${m.method} G=${m.groups}: code usage ${m.codeUsage.toFixed(3)} (per group ${m.codeUsagePerGroup.map((u) => u.toFixed(3)).join(', ')}), individual perplexity ${m.individualPerplexity.toFixed(2)}, contrastive accuracy ${m.contrastiveAccuracy.toFixed(3)}, probe ${m.probeAccuracy.toFixed(3)} (random model ${m.probeFloor.toFixed(3)}), ${m.stepsPerSecond.toFixed(2)} steps/s`);
+  const probe = m.probeWords >= 2 ? `probe ${m.probeAccuracy.toFixed(3)} (random model ${m.probeFloor.toFixed(3)}, chance ${m.probeChance.toFixed(3)})` : noProbeReason(m.probeWords).replace(/ \(.*/, '');
+  console.log(`${m.method} G=${m.groups}, init ${m.init ?? 'none'}: code usage ${m.codeUsage.toFixed(3)} (per group ${m.codeUsagePerGroup.map((u) => u.toFixed(3)).join(', ')}), individual perplexity ${m.individualPerplexity.toFixed(2)}, contrastive accuracy ${m.contrastiveAccuracy.toFixed(3)} on ${m.evalUtterances} of ${m.heldOutUtterances} held-out utterances, ${probe}, ${m.stepsPerSecond.toFixed(2)} steps/s`);
   console.log(`report: ${join(dir, 'report.md')}`);
 }
 
@@ -180,15 +198,20 @@ async function compare(v: OptionValues): Promise<void> {
   const seeds = intListOption('seeds', str(v, 'seeds') ?? '0,1', 0);
   const base = configFrom(v, ['groups']);
   for (const g of groups) resolveSpeechConfig({ groups: g }, base); // each G must divide the channels
+  if (str(v, 'init') !== undefined && !methods.some(hasCodebook)) throw new ConfigError('init', `none of ${methods.join(', ')} has a codebook to initialize`);
   const out = resolve(str(v, 'out') ?? join('runs', 'speech-compare'));
-  console.log(`compare: ${methods.join(', ')} × G = ${groups.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, ${base.steps} steps of ${base.batchSize} utterances → ${out}`);
-  let current: ReturnType<typeof reporter> | null = null;
+  console.log(`compare: ${methods.join(', ')} × G = ${groups.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, codebook init ${base.init}, ${base.steps} steps of ${base.batchSize} utterances → ${out}`);
+  let current: ReturnType<typeof reporter> | null = reporter('compare', base.steps); // until the first run: the data
   const results = await compareSpeech({
     methods,
     groups,
     seeds,
     base,
     out,
+    onData: (d) => {
+      console.log(`data: ${d.description}; ${d.train.utterances.length} train / ${d.test.utterances.length} test utterances`);
+      console.log(describeSplit(d));
+    },
     onRun: (name, i, total, reused) => {
       current?.stop();
       current = reporter(`[${i + 1}/${total}] ${name}`, base.steps);

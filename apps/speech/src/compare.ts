@@ -9,10 +9,11 @@ import { join } from 'node:path';
 import { aggregate, meanCell, runGrid, thin, type Aggregate } from '@simplex-vq/app-kit';
 import { writeFileAtomic } from '@simplex-vq/nn';
 import { barChart, lineChart, writePng } from '@simplex-vq/viz';
-import type { Method } from '@simplex-vq/vq';
-import { resolveSpeechConfig, type SpeechConfig } from './config.js';
-import { readSpeechHistory, smooth, writeSpeechReport } from './report.js';
-import { trainSpeechRun, type SpeechMetrics, type SpeechTrainOptions } from './train.js';
+import { hasCodebook, type Method } from '@simplex-vq/vq';
+import { normalizeSavedSpeechConfig, type SpeechConfig } from './config.js';
+import { loadSpeechData, type SpeechData } from './data.js';
+import { initLine, noProbeReason, probeUse, readSpeechHistory, smooth, splitLine, writeSpeechReport } from './report.js';
+import { probeChance, probeSets, reviveSpeechMetrics, trainSpeechRun, type SpeechMetrics, type SpeechTrainOptions } from './train.js';
 
 export interface SpeechCompareOptions {
   methods: Method[];
@@ -22,7 +23,9 @@ export interface SpeechCompareOptions {
   out: string;
   /** Called before each run with its name, its position and the total, and whether it is reused. */
   onRun?: (name: string, index: number, total: number, reused: boolean) => void;
-  train?: Omit<SpeechTrainOptions, 'resume'>;
+  /** Called once the data is loaded (before any run), e.g. to name the held-out speakers. */
+  onData?: (data: SpeechData) => void;
+  train?: Omit<SpeechTrainOptions, 'resume' | 'data'>;
 }
 
 export const speechRunName = (method: string, groups: number, seed: number) => `${method}-g${groups}-seed${seed}`;
@@ -30,6 +33,10 @@ export const speechRunName = (method: string, groups: number, seed: number) => `
 export const SPEECH_FIELDS = ['codeUsage', 'perplexityOfMean', 'individualPerplexity', 'perSampleCodeUsage', 'contrastiveAccuracy', 'probeAccuracy', 'probeFloor', 'stepsPerSecond'] as const;
 
 export async function compareSpeech(o: SpeechCompareOptions): Promise<SpeechMetrics[]> {
+  // Every run reads the same data (its settings are shared): loaded once, so a folder with one
+  // speaker stops the comparison before anything is written, and the split is named up front.
+  const data = await loadSpeechData(o.base, o.train?.log ?? (() => {}), o.train?.onCorpusProgress);
+  o.onData?.(data);
   mkdirSync(o.out, { recursive: true });
   const runs = o.groups.flatMap((groups) =>
     o.methods.flatMap((method) =>
@@ -39,19 +46,21 @@ export async function compareSpeech(o: SpeechCompareOptions): Promise<SpeechMetr
       }),
     ),
   );
-  const results = await runGrid<SpeechConfig, SpeechMetrics>({
-    runs,
-    ignore: ['checkpointEvery'],
-    normalize: (saved) => resolveSpeechConfig(saved),
-    onRun: o.onRun,
-    train: async ({ dir, config }, resume) => {
-      const run = await trainSpeechRun(dir, config, { ...o.train, resume });
-      await writeSpeechReport(dir, run.config, run.metrics);
-      return run.metrics;
-    },
-  });
+  const results = (
+    await runGrid<SpeechConfig, SpeechMetrics>({
+      runs,
+      ignore: ['checkpointEvery'],
+      normalize: normalizeSavedSpeechConfig,
+      onRun: o.onRun,
+      train: async ({ dir, config }, resume) => {
+        const run = await trainSpeechRun(dir, config, { ...o.train, resume, data });
+        await writeSpeechReport(dir, run.config, run.metrics);
+        return run.metrics;
+      },
+    })
+  ).map(reviveSpeechMetrics);
   writeFileAtomic(join(o.out, 'summary.json'), new TextEncoder().encode(`${JSON.stringify(results.map((r) => ({ ...r, histograms: undefined })), null, 2)}\n`));
-  await writeSpeechCompareReport(o, results);
+  await writeSpeechCompareReport(o, results, data);
   return results;
 }
 
@@ -60,23 +69,29 @@ export function aggregateSpeech(results: SpeechMetrics[]): Aggregate[] {
   return aggregate(results, (r) => `${r.method} G=${r.groups}`, SPEECH_FIELDS);
 }
 
-/** The results table for one G, in markdown (mean ± standard deviation over seeds). */
+/** Whether any run has a probe (the data has at least two words among its single-word utterances). */
+const hasProbe = (results: SpeechMetrics[]) => results.some((r) => !Number.isNaN(r.probeAccuracy));
+
+/** The results table for one G, in markdown (mean ± standard deviation over seeds); no probe columns when there is no probe. */
 export function speechTable(results: SpeechMetrics[], groups: number): string {
+  const probe = hasProbe(results);
   const rows = aggregateSpeech(results.filter((r) => r.groups === groups));
   const perGroup = (method: string) => {
     const rs = results.filter((r) => r.groups === groups && r.method === method);
     return Array.from({ length: groups }, (_, g) => (rs.reduce((s, r) => s + (r.codeUsagePerGroup[g] ?? NaN), 0) / rs.length).toFixed(3)).join(' / ');
   };
-  const header = `| method | seeds | code usage | usage per group | perplexity of mean | individual perplexity | per-utterance usage | contrastive acc. | probe acc. | probe floor | steps/s |\n|---|---|---|---|---|---|---|---|---|---|---|`;
+  const columns = ['method', 'seeds', 'code usage', 'usage per group', 'perplexity of mean', 'individual perplexity', 'per-utterance usage', 'contrastive acc.', ...(probe ? ['probe acc.', 'probe floor'] : []), 'steps/s'];
+  const header = `| ${columns.join(' | ')} |\n|${columns.map(() => '---|').join('')}`;
   const body = rows.map((a) => {
     const c = (f: string, d: number) => meanCell(a.mean[f]!, a.spread[f]!, d, a.n);
     const method = a.key.replace(/ G=\d+$/, '');
-    return `| ${method} | ${a.n} | ${c('codeUsage', 3)} | ${perGroup(method)} | ${c('perplexityOfMean', 1)} | ${c('individualPerplexity', 2)} | ${c('perSampleCodeUsage', 3)} | ${c('contrastiveAccuracy', 3)} | ${c('probeAccuracy', 3)} | ${c('probeFloor', 3)} | ${c('stepsPerSecond', 2)} |`;
+    const cells = [method, a.n, c('codeUsage', 3), perGroup(method), c('perplexityOfMean', 1), c('individualPerplexity', 2), c('perSampleCodeUsage', 3), c('contrastiveAccuracy', 3), ...(probe ? [c('probeAccuracy', 3), c('probeFloor', 3)] : []), c('stepsPerSecond', 2)];
+    return `| ${cells.join(' | ')} |`;
   });
   return [header, ...body].join('\n');
 }
 
-async function writeSpeechCompareReport(o: SpeechCompareOptions, results: SpeechMetrics[]): Promise<void> {
+async function writeSpeechCompareReport(o: SpeechCompareOptions, results: SpeechMetrics[], data: SpeechData): Promise<void> {
   const curves = (groups: number, field: 'batchUsage' | 'accuracy') =>
     o.methods.map((method) => {
       const hs = o.seeds.map((s) => readSpeechHistory(join(o.out, speechRunName(method, groups, s))));
@@ -94,15 +109,38 @@ async function writeSpeechCompareReport(o: SpeechCompareOptions, results: Speech
   const agg = aggregateSpeech(results);
   const bars = (field: string) => agg.map((a) => ({ label: a.key.replace(/ G=\d+$/, ''), group: `G = ${a.key.replace(/^.* G=/, '')}`, value: a.mean[field]!, error: a.spread[field] }));
   await writePng(join(o.out, 'final-usage.png'), await barChart({ title: 'Code usage on the test speakers', xLabel: 'codebooks', yLabel: 'fraction of codes used', bars: bars('codeUsage'), yDomain: [0, 1] }));
-  await writePng(join(o.out, 'probe.png'), await barChart({ title: 'Word probe accuracy on the test speakers', subtitle: `random-model floor ${meanFloor(results).toFixed(3)}`, xLabel: 'codebooks', yLabel: 'accuracy', bars: bars('probeAccuracy') }));
   const b = o.base;
+  // The probe (or why there is none), and what evaluation and probe read: the same for every run,
+  // since the data and the caps are shared.
+  const sets = probeSets(data, b);
+  const heldOut = data.test.utterances.length, evaluated = Math.min(heldOut, b.evalUtterances ?? heldOut);
+  let probeSection: string;
+  if (!hasProbe(results)) probeSection = `${noProbeReason(data.labels.length)[0]!.toUpperCase()}${noProbeReason(data.labels.length).slice(1)}.`;
+  else {
+    const floor = meanOf(results, 'probeFloor'), chance = probeChance(data, sets);
+    const rules = [
+      { value: floor, label: `random-model floor ${floor.toFixed(3)}` },
+      ...(Number.isNaN(chance) ? [] : [{ value: chance, label: `chance ${chance.toFixed(3)}` }]),
+    ];
+    await writePng(join(o.out, 'probe.png'), await barChart({ title: 'Word probe accuracy on the test speakers', subtitle: 'mean ± sd over seeds; dashed lines: the same probe on a random model, and chance', xLabel: 'codebooks', yLabel: 'accuracy', bars: bars('probeAccuracy').filter((x) => Number.isFinite(x.value)), rules, yDomain: [0, 1] }));
+    const use = probeUse({ probeWords: data.labels.length, probeTrainUtterances: sets.train.length, probeTestUtterances: sets.test.length }, b);
+    probeSection = `A linear probe on the frozen context features predicts the word of an utterance; ${use}. Read it
+against the same probe on a randomly initialized model (floor ${floor.toFixed(3)}) and chance (always the most frequent word
+of the train side: ${chance.toFixed(3)}), the dashed lines of the chart.
+
+![probe](probe.png)`;
+  }
   const md = `# Contrastive speech: method comparison
 
 Settings shared by every run: ${results[0]?.data ?? 'no data'}; ${b.convChannels} encoder channels,
 a ${b.layers}-layer transformer of width ${b.dModel}, M = ${b.codebookSize} codes per group, K = ${b.k}; ${b.steps} steps of
 ${b.batchSize} utterances (crops of ≤ ${b.maxSeconds} s), Adam lr ${b.lr}, mask probability ${b.maskProb} (spans of ${b.maskSpan}),
-${b.distractors} distractors, κ = ${b.temperature}; seeds ${o.seeds.join(', ')}. Metrics on the held-out speakers; values are the
-mean${o.seeds.length > 1 ? ' ± standard deviation over seeds' : ' (one seed)'}. Total training time ${results.reduce((s, r) => s + r.trainSeconds, 0).toFixed(0)} s.
+${b.distractors} distractors, κ = ${b.temperature}; seeds ${o.seeds.join(', ')}. Codebook init: ${initLine({ ...b, method: o.methods.find(hasCodebook) ?? o.methods[0]! })}${o.methods.some((m) => !hasCodebook(m)) ? ` for the methods with a codebook (${o.methods.filter((m) => !hasCodebook(m)).join(', ')}: none)` : ''}.
+Metrics on the held-out speakers; values are the mean${o.seeds.length > 1 ? ' ± standard deviation over seeds' : ' (one seed)'}.
+Total training time ${results.reduce((s, r) => s + r.trainSeconds, 0).toFixed(0)} s.
+
+${splitLine(data.heldOutSpeakers, data.trainSpeakers, b.testFraction)}${data.splitNote ? ` (${data.splitNote}.)` : ''}
+Evaluated on ${evaluated} of the ${heldOut} held-out utterances${evaluated < heldOut ? ` (--eval-utterances ${b.evalUtterances})` : ''}.
 
 ${o.groups.map((g) => `## G = ${g}\n\n${speechTable(results, g)}`).join('\n\n')}
 
@@ -116,15 +154,18 @@ ${pictures.map((p) => `![${p}](${p})`).join('\n\n')}
 
 ![final usage](final-usage.png)
 
-![probe](probe.png)
+## Word probe
+
+${probeSection}
 
 Each run's own report: ${o.groups.flatMap((g) => o.methods.flatMap((m) => o.seeds.map((s) => `[${speechRunName(m, g, s)}](${speechRunName(m, g, s)}/report.md)`))).join(', ')}.
 `;
   writeFileAtomic(join(o.out, 'report.md'), new TextEncoder().encode(md));
 }
 
-function meanFloor(results: SpeechMetrics[]): number {
-  const v = results.map((r) => r.probeFloor).filter((x) => !Number.isNaN(x));
+/** Mean of a probe figure over the runs that have it (NaN if none). */
+function meanOf(results: SpeechMetrics[], field: 'probeFloor'): number {
+  const v = results.map((r) => r[field]).filter((x) => typeof x === 'number' && !Number.isNaN(x));
   return v.length ? v.reduce((s, x) => s + x, 0) / v.length : NaN;
 }
 

@@ -34,6 +34,17 @@ export interface SpeechConfig extends SpeechModelConfig {
   speakers: number;
   /** Where the synthetic corpus is cached. */
   cacheDir: string;
+  /** Fraction of the speakers held out for evaluation and the probe's test side. */
+  testFraction: number;
+  /** With --data: trim leading and trailing silence this many dB below the loudest 10 ms frame; null keeps it. */
+  trimSilence: number | null;
+  /** At most this many held-out utterances are evaluated (null: all); evaluation can cost more than training. */
+  evalUtterances: number | null;
+  /** The probe reads at most this many single-word utterances of each split (null: all). */
+  probeUtterances: number | null;
+  /** How codebooks start: drawn from the encoder's outputs of the first batch, or N(0, initStd²). */
+  init: 'data' | 'normal';
+  initStd: number;
   backend: 'cpu' | 'gpujs';
 }
 
@@ -68,8 +79,27 @@ export const SPEECH_DEFAULTS: SpeechConfig = {
   sequences: 100,
   speakers: 40,
   cacheDir: '.cache/simplex-vq',
+  testFraction: 0.2,
+  trimSilence: null,
+  // Above the default corpus's held-out (≈ 160) and single-word train (≈ 560) utterances: the caps
+  // bound the cost on a large WAV folder and change nothing on the default experiment.
+  evalUtterances: 400,
+  probeUtterances: 800,
+  init: 'data',
+  initStd: 1,
   backend: 'cpu',
 };
+
+/**
+ * What a config.json written before a setting existed ran with — not today's default: codebooks
+ * started N(0, 1), nothing was capped or trimmed. So an old run never passes for a new one.
+ */
+const BEFORE_THE_SETTING: Partial<SpeechConfig> = { init: 'normal', initStd: 1, testFraction: 0.2, trimSilence: null, evalUtterances: null, probeUtterances: null };
+
+/** A saved config.json in the current form (for run reuse and --resume). */
+export function normalizeSavedSpeechConfig(saved: Record<string, unknown>): SpeechConfig {
+  return resolveSpeechConfig({ ...BEFORE_THE_SETTING, ...saved } as Partial<Record<keyof SpeechConfig, unknown>>);
+}
 
 /** Merges raw option values over the defaults, validating each. */
 export function resolveSpeechConfig(raw: Partial<Record<keyof SpeechConfig, unknown>>, base: SpeechConfig = SPEECH_DEFAULTS): SpeechConfig {
@@ -110,6 +140,18 @@ export function resolveSpeechConfig(raw: Partial<Record<keyof SpeechConfig, unkn
     c[key] = p;
   }
   if (raw.cacheDir !== undefined) c.cacheDir = String(raw.cacheDir);
+  num('testFraction', (n) => n > 0 && n < 1, 'a fraction of the speakers in (0, 1)');
+  // null (in a saved config) or the word the user types turns a setting off.
+  const orWord = (key: 'trimSilence' | 'evalUtterances' | 'probeUtterances', word: string, check: (n: number) => boolean, what: string) => {
+    const v = raw[key];
+    if (v === undefined) return;
+    c[key] = v === null || v === word ? null : numberOption(key, v, check, `${what}, or '${word}'`);
+  };
+  orWord('trimSilence', 'off', (n) => n > 0 && n <= 120, 'a level in dB in (0, 120]');
+  orWord('evalUtterances', 'all', posInt, 'a positive integer');
+  orWord('probeUtterances', 'all', (n) => Number.isInteger(n) && n >= 2, 'an integer ≥ 2');
+  if (raw.init !== undefined) c.init = choiceOption('init', raw.init, ['data', 'normal'] as const);
+  num('initStd', (n) => n > 0, 'a positive standard deviation');
   if (raw.backend !== undefined) c.backend = choiceOption('backend', raw.backend, ['cpu', 'gpujs'] as const);
   if (c.convChannels % c.groups !== 0) throw new ConfigError('groups', `${c.groups} groups do not divide the ${c.convChannels} feature channels`);
   if (c.dModel % c.heads !== 0) throw new ConfigError('heads', `${c.heads} heads do not divide --d-model ${c.dModel}`);

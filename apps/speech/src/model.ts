@@ -10,7 +10,7 @@
  */
 import { Generator, zeros, type Tensor } from '@simplex-vq/tensor';
 import { Conv1d, GELU, GroupNorm, LayerNorm, Linear, Module, ModuleList, Parameter, TransformerEncoderLayer, init } from '@simplex-vq/nn';
-import { createQuantizer, type Method, type Quantizer, type QuantizerOutput } from '@simplex-vq/vq';
+import { createQuantizer, hasCodebook, type Method, type Quantizer, type QuantizerOutput } from '@simplex-vq/vq';
 
 export interface SpeechModelConfig {
   method: Method;
@@ -27,6 +27,9 @@ export interface SpeechModelConfig {
   finalDim: number;
   k: number;
   shards: number;
+  /** How the codebook starts (methods with one): from the first batch's features, or N(0, initStd²). */
+  init?: 'data' | 'normal';
+  initStd?: number;
 }
 
 /** (kernel, stride) of the feature encoder's convolutions: total stride 5·2⁵ = 160 samples. */
@@ -83,6 +86,7 @@ export class SpeechModel extends Module {
       k: config.k,
       shards: config.shards,
       logits: config.method === 'gumbel' ? undefined : 'distance',
+      ...(hasCodebook(config.method) ? { init: config.init, initStd: config.initStd } : {}),
       generator: new Generator(generator.nextUint32()),
     }));
     this.registerModule('projectTargets', new Linear(C, config.finalDim, g));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { thin } from '@simplex-vq/app-kit';
 import { writeFileAtomic } from '@simplex-vq/nn';
 import { lineChart, usageChart, writePng } from '@simplex-vq/viz';
+import { hasCodebook } from '@simplex-vq/vq';
 import type { SpeechConfig } from './config.js';
 import type { SpeechMetrics } from './train.js';
 
@@ -38,7 +39,30 @@ export function smooth(values: number[], w = 10): number[] {
   });
 }
 
-const fmt = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits));
+const fmt = (v: number | undefined | null, digits: number) => (v === undefined || v === null || Number.isNaN(v) ? '–' : v.toFixed(digits));
+
+/** Why a run has no probe ('' when it has one): it needs two words among the single-word utterances. */
+export function noProbeReason(words: number): string {
+  if (words >= 2) return '';
+  return words === 0 ? 'no labels: no probe (give --label-pattern to read each file\'s word from its name)' : 'one word only: no probe (it needs two words to tell apart)';
+}
+
+/** The split, for a report: the held-out speakers by name, the training ones by count. */
+export function splitLine(heldOut: readonly string[], train: readonly string[], fraction: number): string {
+  return `Held-out speakers (${heldOut.length} of ${heldOut.length + train.length}, --test-fraction ${fraction}): ${heldOut.join(', ')}; ${train.length} train speakers.`;
+}
+
+/** Where the codebooks started, in words. */
+export function initLine(c: Pick<SpeechConfig, 'method' | 'init' | 'initStd'>): string {
+  if (!hasCodebook(c.method)) return `no codebook to initialize (${c.method})`;
+  return c.init === 'data' ? 'data (codes drawn from the encoder\'s outputs of the first batch)' : `normal (N(0, ${c.initStd}²))`;
+}
+
+/** What the probe read, or why there is none. */
+export function probeUse(m: Pick<SpeechMetrics, 'probeWords' | 'probeTrainUtterances' | 'probeTestUtterances'>, c: Pick<SpeechConfig, 'probeUtterances'>): string {
+  if (m.probeWords < 2) return noProbeReason(m.probeWords);
+  return `the word probe read ${m.probeTrainUtterances} train and ${m.probeTestUtterances} held-out single-word utterances of ${m.probeWords} words (at most ${c.probeUtterances ?? 'all'} a side${c.probeUtterances === null ? '' : ', --probe-utterances'})`;
+}
 
 /** Writes training.png, usage-g<g>.png and report.md into `dir`. */
 export async function writeSpeechReport(dir: string, c: SpeechConfig, m: SpeechMetrics): Promise<void> {
@@ -68,7 +92,11 @@ Data: ${m.data}. Model: ${c.convChannels} encoder channels, a ${c.layers}-layer 
 ${c.dModel} (${c.heads} heads), M = ${c.codebookSize} codes per group, G = ${c.groups}${c.method.startsWith('knn') ? `, K = ${c.k}` : ''}.
 Training: ${c.steps} steps of ${c.batchSize} utterances (crops of at most ${c.maxSeconds} s), Adam lr ${c.lr},
 mask probability ${c.maskProb} with spans of ${c.maskSpan}, ${c.distractors} distractors, κ = ${c.temperature}; seed ${c.seed}.
+Codebook init: ${initLine(c)}.
 Training took ${m.trainSeconds.toFixed(1)} s (${m.stepsPerSecond.toFixed(2)} steps/s).
+
+${splitLine(m.heldOutSpeakers, m.trainSpeakers, m.testFraction)}
+Evaluated on ${m.evalUtterances} of the ${m.heldOutUtterances} held-out utterances${m.evalUtterances < m.heldOutUtterances ? ` (--eval-utterances ${c.evalUtterances})` : ''}; ${probeUse(m, c)}.
 
 | metric (test speakers) | value |
 |---|---|
@@ -78,7 +106,7 @@ Training took ${m.trainSeconds.toFixed(1)} s (${m.stepsPerSecond.toFixed(2)} ste
 | individual perplexity | ${fmt(m.individualPerplexity, 2)} (1 = one-hot) |
 | per-utterance code usage | ${fmt(m.perSampleCodeUsage, 4)} |
 | contrastive accuracy (masked steps) | ${fmt(m.contrastiveAccuracy, 3)} |
-| word probe accuracy | ${fmt(m.probeAccuracy, 3)} (random model: ${fmt(m.probeFloor, 3)}) |
+| word probe accuracy | ${m.probeWords >= 2 ? `${fmt(m.probeAccuracy, 3)} (random model: ${fmt(m.probeFloor, 3)}, chance: ${fmt(m.probeChance, 3)})` : noProbeReason(m.probeWords)} |
 
 ![training](training.png)
 

@@ -6,11 +6,11 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { Generator, cat, noGrad, setBackend, tensor, type Tensor } from '@simplex-vq/tensor';
 import { Adam, Linear, crossEntropy, loadCheckpoint, saveCheckpoint, writeFileAtomic } from '@simplex-vq/nn';
-import { CodeUsageTracker } from '@simplex-vq/vq';
+import { CodeUsageTracker, hasCodebook } from '@simplex-vq/vq';
 import { Batcher, type SpeechCorpus } from '@simplex-vq/datasets';
-import { resolveSpeechConfig, type SpeechConfig } from './config.js';
+import { normalizeSavedSpeechConfig, type SpeechConfig } from './config.js';
 import { contrastiveLoss } from './contrastive.js';
-import { loadSpeechData, makeBatch, maxSamplesOf, type SpeechData } from './data.js';
+import { loadSpeechData, makeBatch, maxSamplesOf, spread, type SpeechData } from './data.js';
 import { makeMasks } from './masking.js';
 import { SpeechModel } from './model.js';
 
@@ -20,6 +20,9 @@ export interface SpeechMetrics {
   codebookSize: number;
   steps: number;
   seed: number;
+  /** How the codebooks started ('data' or 'normal' with its std); null for a method without a codebook. */
+  init: 'data' | 'normal' | null;
+  initStd: number | null;
   /** Code usage, overall (mean over groups) and per group. */
   codeUsage: number;
   codeUsagePerGroup: number[];
@@ -29,12 +32,32 @@ export interface SpeechMetrics {
   contrastiveAccuracy: number;
   /** How often each code was picked on the test set, per group. */
   histograms: number[][];
+  /** Held-out utterances the evaluation used (at most --eval-utterances) and how many there are. */
+  evalUtterances: number;
+  heldOutUtterances: number;
+  /** Words the probe tells apart (0 or 1: no probe, and the probe figures are NaN — null in JSON). */
+  probeWords: number;
   probeAccuracy: number;
   /** The same probe on a randomly initialized model: the floor. */
   probeFloor: number;
+  /** Chance: always answering the most frequent word of the probe's train side, scored on its test side. */
+  probeChance: number;
+  /** Single-word utterances the probe used, per side (at most --probe-utterances each). */
+  probeTrainUtterances: number;
+  probeTestUtterances: number;
   trainSeconds: number;
   stepsPerSecond: number;
   data: string;
+  /** The split by speaker: who was held out, who trained. */
+  heldOutSpeakers: string[];
+  trainSpeakers: string[];
+  testFraction: number;
+}
+
+/** Metrics as read back from metrics.json: NaN was written as null. */
+export function reviveSpeechMetrics(m: SpeechMetrics): SpeechMetrics {
+  const nan = (v: unknown) => (typeof v === 'number' ? v : NaN);
+  return { ...m, probeAccuracy: nan(m.probeAccuracy), probeFloor: nan(m.probeFloor), probeChance: nan(m.probeChance) };
 }
 
 export interface SpeechStep {
@@ -51,6 +74,13 @@ export interface SpeechTrainOptions {
   onPhase?: (phase: string) => void;
   log?: (msg: string) => void;
   onCorpusProgress?: (done: number, total: number) => void;
+  /** The data, loaded already (a comparison loads it once for all its runs, which share it). */
+  data?: SpeechData;
+}
+
+/** The split in one line: how many speakers on each side, and the held-out ones by name. */
+export function describeSplit(d: SpeechData): string {
+  return `speakers: ${d.trainSpeakers.length} train, ${d.heldOutSpeakers.length} held out (${d.heldOutSpeakers.join(', ')})${d.splitNote ? `; ${d.splitNote}` : ''}`;
 }
 
 const HISTORY_HEADER = 'step,loss,contrastive,quantizer_loss,accuracy,batch_usage,seconds';
@@ -63,15 +93,22 @@ function codesOf(indices: Tensor): Int32Array {
 
 export async function trainSpeechRun(dir: string, cfgIn: SpeechConfig, opts: SpeechTrainOptions = {}): Promise<{ metrics: SpeechMetrics; model: SpeechModel; data: SpeechData; config: SpeechConfig }> {
   const log = opts.log ?? (() => {});
-  mkdirSync(dir, { recursive: true });
   const ckpt = join(dir, 'checkpoint.safetensors');
   const historyPath = join(dir, 'history.csv');
   let config = cfgIn;
   if (opts.resume) {
     if (!existsSync(ckpt)) throw new Error(`cannot resume: no checkpoint at ${ckpt}`);
-    const saved = resolveSpeechConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as SpeechConfig);
+    const saved = normalizeSavedSpeechConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>);
     config = { ...saved, steps: Math.max(saved.steps, cfgIn.steps) };
   }
+  // The data first: a folder that cannot be split stops the run before its folder is written.
+  let data = opts.data;
+  if (!data) {
+    data = await loadSpeechData(config, log, opts.onCorpusProgress);
+    log(`data: ${data.description}; ${data.train.utterances.length} train / ${data.test.utterances.length} test utterances (held-out speakers)`);
+    log(describeSplit(data));
+  }
+  mkdirSync(dir, { recursive: true });
   writeFileAtomic(join(dir, 'config.json'), new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`));
   if (config.backend === 'gpujs') {
     const { createGpuJsBackend } = await import('@simplex-vq/backend-gpujs');
@@ -79,9 +116,6 @@ export async function trainSpeechRun(dir: string, cfgIn: SpeechConfig, opts: Spe
     setBackend(b);
     log(`backend: ${b.describe()}`);
   } else setBackend('cpu');
-
-  const data = await loadSpeechData(config, log, opts.onCorpusProgress);
-  log(`data: ${data.description}; ${data.train.utterances.length} train / ${data.test.utterances.length} test utterances (held-out speakers)`);
   const model = new SpeechModel(config, new Generator(config.seed));
   const optimizer = new Adam(model.parameters(), { lr: config.lr });
   const batcher = new Batcher(data.train.utterances.length, Math.min(config.batchSize, data.train.utterances.length), { seed: config.seed });
@@ -121,22 +155,35 @@ export async function trainSpeechRun(dir: string, cfgIn: SpeechConfig, opts: Spe
   }
 
   opts.onPhase?.('evaluate');
-  const ev = evaluateSpeech(model, data.test, config);
+  const evalIdx = spread(data.test.utterances.length, config.evalUtterances);
+  const ev = evaluateSpeech(model, { ...data.test, utterances: evalIdx.map((i) => data.test.utterances[i]!) }, config);
   opts.onPhase?.('probe');
-  const probeAccuracy = probe(model, data, config);
-  const probeFloor = randomModelProbe(data, config);
+  const sets = probeSets(data, config);
+  const probeAccuracy = probe(model, data, config, sets);
+  const probeFloor = randomModelProbe(data, config, sets);
   const metrics: SpeechMetrics = {
     method: config.method,
     groups: config.groups,
     codebookSize: config.codebookSize,
     steps: config.steps,
     seed: config.seed,
+    init: hasCodebook(config.method) ? config.init : null,
+    initStd: hasCodebook(config.method) && config.init === 'normal' ? config.initStd : null,
     ...ev,
+    evalUtterances: evalIdx.length,
+    heldOutUtterances: data.test.utterances.length,
+    probeWords: data.labels.length,
     probeAccuracy,
     probeFloor,
+    probeChance: probeChance(data, sets),
+    probeTrainUtterances: sets.train.length,
+    probeTestUtterances: sets.test.length,
     trainSeconds,
     stepsPerSecond: trainSeconds > 0 ? config.steps / trainSeconds : 0,
     data: data.description,
+    heldOutSpeakers: data.heldOutSpeakers,
+    trainSpeakers: data.trainSpeakers,
+    testFraction: config.testFraction,
   };
   writeFileAtomic(join(dir, 'metrics.json'), new TextEncoder().encode(`${JSON.stringify(metrics, null, 2)}\n`));
   return { metrics, model, data, config };
@@ -150,12 +197,12 @@ const floors = new Map<string, number>();
  * and the figure is shared (memoized in this process) by every run with the same data, encoder,
  * transformer and seed — a comparison of 12 methods computes it once per seed.
  */
-function randomModelProbe(data: SpeechData, config: SpeechConfig): number {
-  const { method: _m, groups: _g, codebookSize: _c, k: _k, shards: _s, steps: _n, lr: _l, checkpointEvery: _e, ...rest } = config;
+function randomModelProbe(data: SpeechData, config: SpeechConfig, sets: ProbeSets): number {
+  const { method: _m, groups: _g, codebookSize: _c, k: _k, shards: _s, steps: _n, lr: _l, checkpointEvery: _e, evalUtterances: _v, init: _i, initStd: _d, ...rest } = config;
   const key = JSON.stringify(rest);
   let floor = floors.get(key);
   if (floor === undefined) {
-    floor = probe(new SpeechModel({ ...config, method: 'ste', groups: 1 }, new Generator(config.seed + 1_000_003)), data, config);
+    floor = probe(new SpeechModel({ ...config, method: 'ste', groups: 1 }, new Generator(config.seed + 1_000_003)), data, config, sets);
     floors.set(key, floor);
   }
   return floor;
@@ -202,9 +249,32 @@ export function evaluateSpeech(model: SpeechModel, test: SpeechCorpus, c: Speech
   };
 }
 
-/** Mean-pooled frozen context features of single-word utterances, and their word labels. */
-function pooled(model: SpeechModel, set: SpeechCorpus, labels: string[], c: SpeechConfig): { x: Tensor; y: Tensor } | null {
-  const keep = set.utterances.map((u, i) => [u, i] as const).filter(([u]) => labels.includes(u.label) && u.words.length <= 1).map(([, i]) => i);
+/** Indices of the single-word utterances the probe reads on each side of the split. */
+export interface ProbeSets {
+  train: number[];
+  test: number[];
+}
+
+/** The single-word utterances of each side, at most --probe-utterances each (evenly spread, so every run reads the same ones). */
+export function probeSets(data: SpeechData, c: SpeechConfig): ProbeSets {
+  const pick = (set: SpeechCorpus) => {
+    const keep = set.utterances.map((u, i) => [u, i] as const).filter(([u]) => data.labels.includes(u.label) && u.words.length <= 1).map(([, i]) => i);
+    return spread(keep.length, c.probeUtterances).map((j) => keep[j]!);
+  };
+  return data.labels.length < 2 ? { train: [], test: [] } : { train: pick(data.train), test: pick(data.test) };
+}
+
+/** Accuracy of always answering the train side's most frequent word, on the test side (NaN without a probe). */
+export function probeChance(data: SpeechData, sets: ProbeSets): number {
+  if (sets.train.length === 0 || sets.test.length === 0) return NaN;
+  const counts = new Map<string, number>();
+  for (const i of sets.train) counts.set(data.train.utterances[i]!.label, (counts.get(data.train.utterances[i]!.label) ?? 0) + 1);
+  const top = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0];
+  return sets.test.filter((i) => data.test.utterances[i]!.label === top).length / sets.test.length;
+}
+
+/** Mean-pooled frozen context features of utterances `keep` of `set`, and their word labels. */
+function pooled(model: SpeechModel, set: SpeechCorpus, keep: number[], labels: string[], c: SpeechConfig): { x: Tensor; y: Tensor } | null {
   if (keep.length === 0) return null;
   const feats: Tensor[] = [];
   model.eval();
@@ -224,9 +294,9 @@ function pooled(model: SpeechModel, set: SpeechCorpus, labels: string[], c: Spee
 }
 
 /** A linear probe (logistic regression, Adam) on the train split's pooled features; accuracy on the test split. */
-export function probe(model: SpeechModel, data: SpeechData, c: SpeechConfig, steps = 300): number {
-  const tr = pooled(model, data.train, data.labels, c);
-  const te = pooled(model, data.test, data.labels, c);
+export function probe(model: SpeechModel, data: SpeechData, c: SpeechConfig, sets: ProbeSets = probeSets(data, c), steps = 300): number {
+  const tr = pooled(model, data.train, sets.train, data.labels, c);
+  const te = pooled(model, data.test, sets.test, data.labels, c);
   if (!tr || !te || data.labels.length < 2) return NaN;
   // Standardize with the train statistics.
   const mean = tr.x.mean(0, true), std = tr.x.var(0, { keepdim: true }).add(1e-5).sqrt();

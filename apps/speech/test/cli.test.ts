@@ -45,6 +45,20 @@ function wav16(samples: Float32Array, rate: number): Buffer {
 
 const MODEL = TINY.slice(10);
 
+/** Two 0.3 s tones (with a little noise) per digit 1–3 for `speaker` into `dir`, named by `name`. */
+function writeDigits(dir: string, speaker: string, name: (digit: number, n: number) => string): void {
+  mkdirSync(dir, { recursive: true });
+  let seed = speaker.charCodeAt(0);
+  const noise = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  for (const digit of [1, 2, 3]) {
+    for (let n = 0; n < 2; n++) {
+      // 0.1 s of near-silence on each side, so --trim-silence has something to cut.
+      const x = Float32Array.from({ length: 4000 }, (_, i) => (i >= 800 && i < 3200 ? 0.5 * Math.sin((2 * Math.PI * 200 * digit * i) / 8000) : 0) + 0.005 * noise());
+      writeFileSync(join(dir, name(digit, n)), wav16(x, 8000));
+    }
+  }
+}
+
 describe('simplex-speech', () => {
   it('prints help for the program and each command', () => {
     const main = run(['--help']);
@@ -69,6 +83,19 @@ describe('simplex-speech', () => {
     [['compare', '--method', 'ste'], /--method does not apply to 'compare'/],
     [['compare', '--seeds', 'a'], /--seeds: 'a' is not an integer/],
     [['train', '--bogus'], /Unknown option '--bogus'/],
+    [['train', '--test-fraction', '0'], /--test-fraction: expected a fraction of the speakers in \(0, 1\), got '0'/],
+    [['train', '--test-fraction', '1'], /--test-fraction: expected a fraction/],
+    [['train', '--test-fraction', 'half'], /--test-fraction: expected a fraction/],
+    [['compare', '--test-fraction', '1.5'], /--test-fraction: expected a fraction/],
+    [['train', '--trim-silence', '40'], /--trim-silence: applies only with --data/],
+    [['train', '--trim-silence', 'loud', '--data', '.'], /--trim-silence: expected a level in dB in \(0, 120\], or 'off'/],
+    [['train', '--eval-utterances', '0'], /--eval-utterances: expected a positive integer, or 'all'/],
+    [['train', '--probe-utterances', '1'], /--probe-utterances: expected an integer ≥ 2, or 'all'/],
+    [['train', '--init', 'kmeans'], /--init: expected one of 'data', 'normal'/],
+    [['train', '--init-std', '0.5'], /--init-std: applies only with --init normal/],
+    [['train', '--init', 'normal', '--init-std', '0'], /--init-std: expected a positive standard deviation/],
+    [['train', '--method', 'fsq', '--init', 'normal'], /--init: fsq has no codebook to initialize/],
+    [['train', '--resume', 'x', '--test-fraction', '0.5'], /--resume: a resumed run keeps its settings/],
   ])('exits 2 naming the problem: %j', (args, message) => {
     const r = run(args);
     expect(r.code).toBe(2);
@@ -84,26 +111,76 @@ describe('simplex-speech', () => {
 
   it('trains on a folder of WAV files, labels and speakers from the names, skipping an unreadable file', () => {
     const data = join(work, 'wavs');
-    mkdirSync(data, { recursive: true });
-    let seed = 1;
-    const noise = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
-    for (const speaker of ['ann', 'bob', 'cy']) {
-      for (const digit of [1, 2, 3]) {
-        for (let n = 0; n < 2; n++) {
-          const x = Float32Array.from({ length: 4800 }, (_, i) => 0.5 * Math.sin((2 * Math.PI * 200 * digit * i) / 8000) + 0.05 * noise());
-          writeFileSync(join(data, `${digit}_${speaker}_${n}.wav`), wav16(x, 8000));
-        }
-      }
-    }
+    for (const speaker of ['ann', 'bob', 'cy']) writeDigits(data, speaker, (digit, n) => `${digit}_${speaker}_${n}.wav`);
     writeFileSync(join(data, '9_bob_garbage.wav'), 'this is not a wav file');
     const dir = join(work, 'wavrun');
-    const r = run(['train', '--data', data, '--label-pattern', '^(\\d+)_', '--speaker-pattern', '^\\d+_([a-z]+)_', '--steps', '2', '--out', dir, ...MODEL]);
+    const r = run([
+      'train', '--data', data, '--label-pattern', '^(\\d+)_', '--speaker-pattern', '^\\d+_([a-z]+)_', '--steps', '2', '--out', dir,
+      '--test-fraction', '0.5', '--eval-utterances', '5', '--probe-utterances', '4', '--trim-silence', '30', '--init', 'normal', '--init-std', '0.5', ...MODEL,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/skipped .*9_bob_garbage\.wav/);
-    expect(r.stdout).toMatch(/18 WAV files/);
+    expect(r.stdout).toMatch(/18 WAV files .*silence trimmed at 30 dB/);
     const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
     expect(m.data).toMatch(/1 skipped/);
     expect(m.probeAccuracy).toBeGreaterThanOrEqual(0);
+    // Half of 3 speakers rounds to 2 held out, named on stdout, in metrics.json and in the report.
+    expect(m.heldOutSpeakers).toHaveLength(2);
+    expect([...m.heldOutSpeakers, ...m.trainSpeakers].sort()).toEqual(['ann', 'bob', 'cy']);
+    expect(m.testFraction).toBe(0.5);
+    expect(r.stdout).toContain(`speakers: 1 train, 2 held out (${m.heldOutSpeakers.join(', ')})`);
+    const report = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(report).toContain(`Held-out speakers (2 of 3, --test-fraction 0.5): ${m.heldOutSpeakers.join(', ')}; 1 train speakers.`);
+    // The caps: 12 held-out files, 5 evaluated; the probe reads 4 of each side.
+    expect([m.evalUtterances, m.heldOutUtterances]).toEqual([5, 12]);
+    expect([m.probeTrainUtterances, m.probeTestUtterances, m.probeWords]).toEqual([4, 4, 3]);
+    expect(report).toContain('Evaluated on 5 of the 12 held-out utterances (--eval-utterances 5)');
+    expect(report).toMatch(/probe read 4 train and 4 held-out single-word utterances of 3 words \(at most 4 a side, --probe-utterances\)/);
+    expect(r.stdout).toMatch(/on 5 of 12 held-out utterances/);
+    expect(m.probeChance).toBeGreaterThanOrEqual(0);
+    // The init, recorded.
+    expect([m.init, m.initStd]).toEqual(['normal', 0.5]);
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).toMatchObject({ init: 'normal', initStd: 0.5, testFraction: 0.5, trimSilence: 30, evalUtterances: 5, probeUtterances: 4 });
+    expect(report).toContain('Codebook init: normal (N(0, 0.5²))');
+  });
+
+  it('refuses a folder with one speaker in one line, with the hint to pass --speaker-pattern', () => {
+    const data = join(work, 'onespeaker');
+    writeDigits(data, 'ann', (digit, n) => `${digit}_ann_${n}.wav`);
+    const r = run(['train', '--data', data, '--steps', '1', '--out', join(work, 'onespeaker-run'), ...MODEL]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--speaker-pattern: found 1 speaker in the 6 WAV files, from their subfolder \('\.'\); .*give --speaker-pattern <regex>/);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('    at '))).toEqual([]); // no stack trace
+    expect(existsSync(join(work, 'onespeaker-run'))).toBe(false);
+    const c = run(['compare', '--data', data, '--methods', 'ste', '--groups', '1', '--seeds', '0', '--steps', '1', '--out', join(work, 'onespeaker-cmp'), ...MODEL]);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/--speaker-pattern: found 1 speaker/);
+    expect(existsSync(join(work, 'onespeaker-cmp'))).toBe(false);
+  });
+
+  it('compares on an unlabelled WAV folder (speakers from subfolders): no probe, said so, the held-out speaker named', () => {
+    const data = join(work, 'unlabelled');
+    for (const speaker of ['ann', 'bob', 'cy']) writeDigits(join(data, speaker), speaker, (digit, n) => `take${digit}${n}.wav`);
+    const out = join(work, 'unlabelled-cmp');
+    const c = run(['compare', '--data', data, '--methods', 'ste,knn-ce', '--groups', '1', '--seeds', '0', '--steps', '2', '--eval-utterances', '4', '--out', out, ...MODEL]);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toMatch(/speakers: 2 train, 1 held out \((ann|bob|cy)\)/);
+    expect(c.stdout).not.toMatch(/probe acc/);
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(report).toContain('No labels: no probe');
+    expect(report).not.toContain('probe.png');
+    expect(report).toMatch(/Held-out speakers \(1 of 3, --test-fraction 0\.2\): (ann|bob|cy); 2 train speakers\./);
+    expect(report).toContain('Evaluated on 4 of the 6 held-out utterances');
+    expect(existsSync(join(out, 'probe.png'))).toBe(false);
+    expect(existsSync(join(out, 'final-usage.png'))).toBe(true);
+    const m = JSON.parse(readFileSync(join(out, 'knn-ce-g1-seed0', 'metrics.json'), 'utf8'));
+    expect([m.probeWords, m.probeAccuracy, m.evalUtterances, m.init]).toEqual([0, null, 4, 'data']);
+    expect(readFileSync(join(out, 'knn-ce-g1-seed0', 'report.md'), 'utf8')).toContain('no labels: no probe');
+    // Run again: reused, the report written again from metrics.json (whose NaN probe is null).
+    const again = run(['compare', '--data', data, '--methods', 'ste,knn-ce', '--groups', '1', '--seeds', '0', '--steps', '2', '--eval-utterances', '4', '--out', out, ...MODEL]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout.match(/finished earlier, reusing its metrics/g)).toHaveLength(2);
+    expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('No labels: no probe');
   });
 
   it('trains, resumes and compares end to end', () => {
@@ -111,10 +188,12 @@ describe('simplex-speech', () => {
     const t = run(['train', '--method', 'knn-ce', '--groups', '2', '--steps', '2', '--out', dir, ...TINY]);
     expect(t.stderr).not.toMatch(/Error/);
     expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/speakers: 2 train, 1 held out \([^)]+\)/);
     for (const f of ['config.json', 'metrics.json', 'history.csv', 'checkpoint.safetensors', 'report.md', 'training.png', 'usage-g1.png', 'usage-g2.png']) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
     const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+    expect([m.init, m.initStd, m.heldOutSpeakers.length, m.trainSpeakers.length]).toEqual(['data', null, 1, 2]);
     for (const k of ['method', 'groups', 'codebookSize', 'steps', 'seed', 'codeUsage', 'codeUsagePerGroup', 'perplexityOfMean', 'individualPerplexity', 'perSampleCodeUsage', 'contrastiveAccuracy', 'probeAccuracy', 'probeFloor', 'trainSeconds', 'stepsPerSecond']) {
       expect(m, k).toHaveProperty(k);
     }
@@ -143,5 +222,12 @@ describe('simplex-speech', () => {
     expect(clash.code).toBe(2);
     expect(clash.stderr).toMatch(/--out: .*ste-g1-seed0 holds a run made with other settings \(steps: 2 there, 3 now\)/);
     expect(readFileSync(join(out, 'ste-g1-seed0', 'metrics.json'), 'utf8')).toBe(before);
+    // A run saved before --init existed started N(0, 1): it must not pass for a run with the data init.
+    const path = join(out, 'ste-g1-seed0', 'config.json');
+    const { init: _i, initStd: _s, testFraction: _f, trimSilence: _t, evalUtterances: _e, probeUtterances: _p, ...old } = JSON.parse(readFileSync(path, 'utf8'));
+    writeFileSync(path, JSON.stringify(old));
+    const legacy = run(['compare', '--methods', 'ste,knn-ce', '--groups', '1,2', '--seeds', '0', '--steps', '2', '--out', out, ...TINY]);
+    expect(legacy.code).toBe(2);
+    expect(legacy.stderr).toMatch(/ste-g1-seed0 holds a run made with other settings \(evalUtterances: null there, 400 now; init: "normal" there, "data" now; probeUtterances: null there, 800 now\)/);
   });
 });

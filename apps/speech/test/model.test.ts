@@ -21,6 +21,14 @@ describe('speech model', () => {
     expect(z.shape).toEqual([2, framesOf(4000), 8]);
   });
 
+  it('hands the codebook init to the quantizer (none for a codebook-free method)', () => {
+    const q = (c: Partial<SpeechModelConfig>) => new SpeechModel({ ...CONFIG, ...c }, new Generator(0)).quantizer as unknown as { init?: string; initStd?: number };
+    expect(q({ init: 'data' })).toMatchObject({ init: 'data' });
+    expect(q({ init: 'normal', initStd: 0.5 })).toMatchObject({ init: 'normal', initStd: 0.5 });
+    expect(q({ method: 'ste', init: 'data' })).toMatchObject({ init: 'data' });
+    expect(q({ method: 'fsq', init: 'data' }).init).toBeUndefined();
+  });
+
   it('masks spans, at least minMasked steps, never past an utterance', () => {
     const g = new Generator(3);
     const { mask, padding } = makeMasks([20, 12], 20, { prob: 0.1, span: 3, minMasked: 4 }, g);

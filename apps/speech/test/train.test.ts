@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SPEECH_DEFAULTS, resolveSpeechConfig, type SpeechConfig } from '../src/config.js';
+import { SPEECH_DEFAULTS, normalizeSavedSpeechConfig, resolveSpeechConfig, type SpeechConfig } from '../src/config.js';
+import { spread } from '../src/data.js';
 import { trainSpeechRun } from '../src/train.js';
 
 const work = mkdtempSync(join(tmpdir(), 'simplex-speech-test-'));
@@ -44,7 +45,12 @@ describe('trainSpeechRun', () => {
     expect(m.perplexityOfMean).toBeLessThanOrEqual(8);
     expect(m.individualPerplexity).toBeGreaterThanOrEqual(1);
     expect(m.individualPerplexity).toBeLessThanOrEqual(8 + 1e-9);
-    for (const p of [m.probeAccuracy, m.probeFloor]) expect(p >= 0 && p <= 1).toBe(true);
+    for (const p of [m.probeAccuracy, m.probeFloor, m.probeChance]) expect(p >= 0 && p <= 1).toBe(true);
+    // 3 speakers, 1 held out, named; every held-out utterance evaluated (under the default cap).
+    expect(m.heldOutSpeakers).toHaveLength(1);
+    expect(m.trainSpeakers).toHaveLength(2);
+    expect(m.evalUtterances).toBe(m.heldOutUtterances);
+    expect(m.init).toBe('data');
     expect(readFileSync(join(work, 'a', 'history.csv'), 'utf8').trim().split('\n')).toHaveLength(4);
   });
 
@@ -63,5 +69,29 @@ describe('trainSpeechRun', () => {
     expect(() => resolveSpeechConfig({ groups: 3 })).toThrow(/--groups: 3 groups do not divide the 32 feature channels/);
     expect(() => resolveSpeechConfig({ labelPattern: '(' })).toThrow(/--label-pattern: not a regular expression/);
     expect(() => resolveSpeechConfig({ maxSeconds: 0 })).toThrow(/--max-seconds/);
+    expect(() => resolveSpeechConfig({ testFraction: 1 })).toThrow(/--test-fraction/);
+    expect(() => resolveSpeechConfig({ evalUtterances: 2.5 })).toThrow(/--eval-utterances/);
+    expect(() => resolveSpeechConfig({ init: 'uniform' })).toThrow(/--init: expected one of 'data', 'normal'/);
+  });
+
+  it('reads the words off, all and null as no trim and no cap', () => {
+    const c = resolveSpeechConfig({ trimSilence: 'off', evalUtterances: 'all', probeUtterances: '50' });
+    expect([c.trimSilence, c.evalUtterances, c.probeUtterances]).toEqual([null, null, 50]);
+    expect(resolveSpeechConfig({ trimSilence: '35', evalUtterances: null }, c)).toMatchObject({ trimSilence: 35, evalUtterances: null });
+  });
+
+  it('a saved config from before a setting existed reads as what that run did, not as today\'s default', () => {
+    const { init: _i, initStd: _s, testFraction: _f, trimSilence: _t, evalUtterances: _e, probeUtterances: _p, ...old } = SPEECH_DEFAULTS;
+    expect(normalizeSavedSpeechConfig(old)).toEqual({ ...SPEECH_DEFAULTS, init: 'normal', initStd: 1, testFraction: 0.2, trimSilence: null, evalUtterances: null, probeUtterances: null });
+    // A config saved now reads back unchanged.
+    const now = { ...SPEECH_DEFAULTS, init: 'data', evalUtterances: 7 };
+    expect(normalizeSavedSpeechConfig(JSON.parse(JSON.stringify(now)))).toEqual(now);
+  });
+
+  it('spread picks at most cap indices, evenly, the same every time', () => {
+    expect(spread(10, 4)).toEqual([0, 2, 5, 7]);
+    expect(spread(3, 10)).toEqual([0, 1, 2]);
+    expect(spread(5, null)).toEqual([0, 1, 2, 3, 4]);
+    expect(spread(0, 3)).toEqual([]);
   });
 });
