@@ -61,7 +61,7 @@ export function initLine(c: Pick<SpeechConfig, 'method' | 'init' | 'initStd'>): 
 /** What the probe read, or why there is none. */
 export function probeUse(m: Pick<SpeechMetrics, 'probeWords' | 'probeTrainUtterances' | 'probeTestUtterances'>, c: Pick<SpeechConfig, 'probeUtterances'>): string {
   if (m.probeWords < 2) return noProbeReason(m.probeWords);
-  return `the word probe read ${m.probeTrainUtterances} train and ${m.probeTestUtterances} held-out single-word utterances of ${m.probeWords} words (at most ${c.probeUtterances ?? 'all'} a side${c.probeUtterances === null ? '' : ', --probe-utterances'})`;
+  return `the word probe read ${m.probeTrainUtterances} train and ${m.probeTestUtterances} held-out single-word utterances of ${m.probeWords} words (${c.probeUtterances === null ? 'every one' : `at most ${c.probeUtterances} a side, --probe-utterances`})`;
 }
 
 /** Writes training.png, usage-g<g>.png and report.md into `dir`. */
