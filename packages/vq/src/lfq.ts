@@ -4,7 +4,7 @@
  * learn or to lose. What keeps the codes in use is an entropy objective on soft assignments:
  *
  *   h = z Wᵢₙ + b                        (only when the group's channels d ≠ b)
- *   q = sign(h) (0 → +1), straight-through;   index = Σ_i [h_i > 0] · 2^(b−1−i)  (first bit most significant)
+ *   q = sign(h) (0 → −1), straight-through;   index = Σ_i [h_i > 0] · 2^(b−1−i)  (first bit most significant)
  *   p_n = softmax_c(2 h_n·c / τ) over the 2^b codes c   (−‖h − c‖²/τ up to a per-row constant)
  *   L = w_e · (mean_n H(p_n) − γ · H(mean_n p_n)) + β · ‖h − sg(q)‖²
  *
