@@ -26,8 +26,8 @@ function run(code: string): unknown[][] {
 }
 
 describe('README', () => {
-  it('has the two examples', () => {
-    expect(blocks).toHaveLength(2);
+  it('has the three examples', () => {
+    expect(blocks).toHaveLength(3);
   });
 
   it('example 1: createQuantizer("knn-ce") in an autoencoder ends with every code used', () => {
@@ -37,6 +37,10 @@ describe('README', () => {
 
   it('example 2: knnRegularizer on your own logits is positive and reaches the logits', () => {
     expect(run(blocks[1]!)).toEqual([[true, [64, 32]]]);
+  });
+
+  it('example 3: FSQ and LFQ, their codebook sizes and losses', () => {
+    expect(run(blocks[2]!)).toEqual([[[8, 5, 5, 5]], [1000, 1024, [32, 16], [32]], [0, true]]);
   });
 
   it('mentions every public export', () => {
