@@ -200,7 +200,7 @@ describe('restart: dead-code replacement', () => {
         fc.property(caseArb, fc.constantFrom(0.5, 1, 2), fc.constantFrom(0, 0.5, 0.9), ({ groups, m, d, n, seed }, threshold, decay) => {
           const q = build({ dim: d * groups, codebookSize: m, groups, restart: { threshold, decay }, generator: new Generator(seed) });
           expect(q.restart).toEqual({ threshold, decay });
-          let usage = Array.from({ length: groups * m }, () => threshold); // every code starts alive
+          let usage: number[] = Array.from({ length: groups * m }, () => threshold); // every code starts alive
           let restarts = 0;
           for (let step = 0; step < 3; step++) {
             const before = books(q);

@@ -31,8 +31,6 @@ const boundGrad64 = (h: number, L: number) => {
   const { a, s } = level64(L);
   return (1 - Math.tanh(h + s) ** 2) * a;
 };
-/** The integer level r_i of a normalized grid value (ĥ_i · ⌊L_i/2⌋, rounded to absorb float32). */
-const levelOf = (v: number, L: number) => Math.round(v * Math.floor(L / 2));
 /** Mixed radix, first level fastest: Σ (r_i + ⌊L_i/2⌋) ∏_{j<i} L_j. */
 function index64(r: readonly number[], levels: readonly number[]): number {
   let idx = 0, radix = 1;
@@ -227,7 +225,6 @@ describe('FiniteScalarQuantizer: straight-through gradient', () => {
   it('with projection: q = ĥ W_out + b_out, h = z W_in + b_in, and the gradient flows through both maps', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 2, max: 8 }), { minLength: 1, maxLength: 3 }), fc.integer({ min: 1, max: 4 }), fc.nat(10_000), (levels, d, seed) => {
-        const n = levels.length;
         const q = new FiniteScalarQuantizer({ dim: d, levels, project: true, generator: new Generator(seed) });
         const Win = (q.projectIn!.weight.toArray() as number[][][])[0]!, bin = flat(q.projectIn!.bias);
         const Wout = (q.projectOut!.weight.toArray() as number[][][])[0]!, bout = flat(q.projectOut!.bias);
