@@ -13,17 +13,23 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, intListOption, listOption, progress as progressBar, runCli, type CliDefinition, type OptionValues } from '@simplex-vq/app-kit';
 import { writeFileAtomic } from '@simplex-vq/nn';
-import { METHODS, isMethod, type Method } from '@simplex-vq/vq';
+import { METHODS, RESTARTABLE, isMethod, type Method } from '@simplex-vq/vq';
 import { simplexPanels, writePng } from '@simplex-vq/viz';
-import { DEFAULTS, resolveConfig, type TrainConfig } from './config.js';
-import { compareRuns, resultsTable } from './compare.js';
+import { DEFAULTS, resolveConfig, type InitName, type TrainConfig } from './config.js';
+import { compareRuns, describeInits, resultsTable, runName, variantsOf } from './compare.js';
 import { writeRunReport } from './report.js';
 import { TOY_METHODS, runToy } from './toy.js';
 import { runSweep } from './sweep.js';
 import { trainRun, type StepInfo } from './train.js';
 
 const COMMON = `Model and training options:
-  --method <name>          ${METHODS.join(' | ')} (default ${DEFAULTS.method})
+  --method <name>          ${METHODS.join(' | ')}, or <method>+restart for ${RESTARTABLE.join(', ')} (default ${DEFAULTS.method})
+  --init <data|normal>     codebook start: 'data' = k-means on the first batch's encoder outputs (the fair start),
+                           'normal' = N(0, std²) entries (the paper's setting); ignored by fsq and lfq (default ${DEFAULTS.init})
+  --init-std <x>           std of a 'normal' start (default ${DEFAULTS.initStd})
+  --restart-threshold <x>  +restart methods: a code used by fewer rows per batch (running average) is reset (default ${DEFAULTS.restartThreshold})
+  --output-bias <data|default>  the decoder's output bias at the start: 'data' = logit of the mean training
+                           pixel (the decoder starts at the mean digit), 'default' = PyTorch's init (default ${DEFAULTS.outputBias})
   --codebook-size <M>      codes per group (default ${DEFAULTS.codebookSize})
   --dim <C>                channels of each latent vector (default ${DEFAULTS.dim})
   --groups <G>             product quantization: G codebooks over C/G channels (default ${DEFAULTS.groups})
@@ -37,7 +43,13 @@ const COMMON = `Model and training options:
   --seed <n>               seed of initialization, data order and sampling (default ${DEFAULTS.seed})
   --backend <cpu|gpujs>    tensor backend (default ${DEFAULTS.backend})
   --checkpoint-every <n>   steps between checkpoints (default ${DEFAULTS.checkpointEvery})
-  --eval-images <n>        test images used for the metrics, ≤ 1000 (default ${DEFAULTS.evalImages})`;
+  --eval-images <n>        test images used for the metrics, ≤ 1000 (default ${DEFAULTS.evalImages})
+  --threads <n|auto>       CPU threads for large products; results do not depend on it (default ${DEFAULTS.threads})`;
+
+/** The options of compare and sweep: those of train but the method, init and seed (given as lists there). */
+const COMMON_MANY = COMMON.replace(/\n  --method <name>[^\n]*/, '')
+  .replace(/\n  --init <data\|normal>[^\n]*\n[^\n]*\n[^\n]*/, '')
+  .replace(/\n  --seed <n>[^\n]*/, '');
 
 const HELP: Record<string, string> = {
   main: `Usage: simplex-ae <command> [options]
@@ -66,27 +78,35 @@ ${COMMON}
 `,
   compare: `Usage: simplex-ae compare [options]
 
-Runs every method × seed with shared settings into --out/<method>-seed<seed>/ and writes
-summary.json and report.md (a table of mean ± spread over seeds, charts of code usage and loss).
-Running it again with the same --out reuses finished runs and resumes interrupted ones.
+Runs every method × init × seed with shared settings into --out/<method>-<init>-seed<seed>/
+(fsq and lfq, which have no codebook: --out/<method>-seed<seed>/) and writes summary.json and
+report.md (a table of mean ± spread over seeds, charts of code usage, of the start, and of the
+reconstruction error). Running it again with the same --out reuses finished runs and resumes
+interrupted ones; a folder holding a run with other settings stops it before anything is trained.
 
   --methods <a,b,...>      methods to compare (default ste,perplexity,knn-l2,knn-ce)
+  --init <a,b>             codebook initializations, one or both of data,normal (default ${DEFAULTS.init})
   --seeds <s1,s2,...>      seeds (default 0)
   --out <dir>              output directory (default runs/compare)
-${COMMON.replace(/\n  --method <name>[^\n]*/, '').replace(/\n  --seed <n>[^\n]*/, '')}
+${COMMON_MANY}
   -h, --help               this help
 `,
   sweep: `Usage: simplex-ae sweep [options]
 
-The experiment shaped like the paper's tables: a 'compare' of every method at each channel count
-C (--out/c<C>/), then report.md with a table per C, charts across C, and each claim of the spec
-that this experiment tests, judged from the numbers. Reuses finished runs when run again.
+The experiment shaped like the paper's tables: a 'compare' of every method × init at each channel
+count C (--out/c<C>/), KNN-CE with vertex subsets (claim 8, --out/subsets/), then report.md with a
+table per C, pictures of the start, charts across C, and each claim of the spec that this
+experiment tests, judged per init from the numbers by a stated rule. Reuses finished runs when run
+again, so a sweep too long for one sitting continues where it stopped.
 
   --dims <c1,c2,...>       channel counts C (default 3,32,256)
   --methods <a,b,...>      methods (default all: ${METHODS.join(',')})
-  --seeds <s1,s2,...>      seeds (default 0,1)
+  --init <a,b>             codebook initializations (default data,normal)
+  --seeds <s1,s2,...>      seeds (default 0,1,2)
+  --vertex-subsets <f,..>  claim 8: KNN-CE with these vertex fractions, or 'none' (default 0.5,0.25,0.125)
+  --subset-dim <C>         the C of the vertex-subset runs (default 32)
   --out <dir>              output directory (default runs/sweep)
-${COMMON.replace(/\n  --method <name>[^\n]*/, '').replace(/\n  --seed <n>[^\n]*/, '').replace(/\n  --dim <C>[^\n]*/, '').replace(`--codebook-size <M>      codes per group (default ${DEFAULTS.codebookSize})`, '--codebook-size <M>      codes per group (default 512)')}
+${COMMON_MANY.replace(/\n  --dim <C>[^\n]*/, '').replace(`--codebook-size <M>      codes per group (default ${DEFAULTS.codebookSize})`, '--codebook-size <M>      codes per group (default 512)')}
   -h, --help               this help
 `,
   toy: `Usage: simplex-ae toy [options]
@@ -104,6 +124,13 @@ perplexity, KNN-L2 and KNN-CE, and draws where the quantizers p_n land in the tr
 
 const OPTION_SPEC = {
   method: { type: 'string' },
+  init: { type: 'string' },
+  'init-std': { type: 'string' },
+  'restart-threshold': { type: 'string' },
+  'output-bias': { type: 'string' },
+  threads: { type: 'string' },
+  'vertex-subsets': { type: 'string' },
+  'subset-dim': { type: 'string' },
   'codebook-size': { type: 'string' },
   dim: { type: 'string' },
   groups: { type: 'string' },
@@ -132,6 +159,11 @@ function configFrom(v: Values, base: TrainConfig = DEFAULTS): TrainConfig {
   return resolveConfig(
     {
       method: v.method,
+      init: v.init,
+      initStd: v['init-std'],
+      restartThreshold: v['restart-threshold'],
+      outputBias: v['output-bias'],
+      threads: v.threads,
       codebookSize: v['codebook-size'],
       dim: v.dim,
       groups: v.groups,
@@ -166,11 +198,11 @@ async function train(v: Values): Promise<void> {
   let config: TrainConfig;
   if (typeof v.resume === 'string') {
     dir = resolve(v.resume);
-    config = configFrom({ steps: v.steps });
+    config = configFrom({ steps: v.steps, threads: v.threads });
     if (v.steps === undefined) config = { ...config, steps: 0 };
   } else {
     config = configFrom(v);
-    dir = resolve(typeof v.out === 'string' ? v.out : join('runs', `${config.method}-seed${config.seed}`));
+    dir = resolve(typeof v.out === 'string' ? v.out : join('runs', runName(config, config.seed)));
   }
   const bar = progress(`train ${config.method}`, config.steps);
   let started = false;
@@ -228,32 +260,57 @@ function runProgress(steps: number) {
   };
 }
 
+/** --init as a list (compare, sweep): each 'data' or 'normal'. */
+function initsOf(v: Values, dflt: string): InitName[] {
+  const inits = listOption('init', typeof v.init === 'string' ? v.init : dflt, (s) => {
+    if (s !== 'data' && s !== 'normal') throw new ConfigError('init', `expected 'data' or 'normal', got '${s}'`);
+    return s as InitName;
+  });
+  return [...new Set(inits)];
+}
+
 async function compare(v: Values): Promise<void> {
-  const base = configFrom(v);
+  const inits = initsOf(v, DEFAULTS.init);
+  const base = configFrom({ ...v, init: inits[0] });
   const methods = methodsOf(v, 'ste,perplexity,knn-l2,knn-ce');
   const seeds = intsOf('seeds', typeof v.seeds === 'string' ? v.seeds : '0', 0);
-  for (const m of methods) configFrom({ ...v, method: m }); // validate each method's constraints up front
+  for (const m of methods) configFrom({ ...v, init: inits[0], method: m }); // validate each method's constraints up front
+  const variants = variantsOf(methods, inits);
   const out = resolve(typeof v.out === 'string' ? v.out : join('runs', 'compare'));
   console.log(`compare: ${methods.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, C = ${base.dim}, ${base.steps} steps of batch ${base.batchSize} → ${out}`);
+  console.log(`codebook init: ${describeInits(inits, base.initStd)}`);
   const p = runProgress(base.steps);
-  const results = await compareRuns({ methods, seeds, base, out, onRun: p.onRun, train: p.train });
+  const results = await compareRuns({ variants, seeds, base, out, onRun: p.onRun, train: p.train });
   p.stop();
   console.log(`\n${resultsTable(results)}\n`);
+  console.log(`Codebook init: ${describeInits([...new Set(variants.map((x) => x.init))], base.initStd)}.`);
   console.log(`report: ${join(out, 'report.md')}`);
 }
 
 async function sweep(v: Values): Promise<void> {
-  const base = configFrom({ 'codebook-size': '512', ...v });
+  const inits = initsOf(v, 'data,normal');
+  const base = configFrom({ 'codebook-size': '512', ...v, init: inits[0] });
   const methods = methodsOf(v, METHODS.join(','));
-  const seeds = intsOf('seeds', typeof v.seeds === 'string' ? v.seeds : '0,1', 0);
+  const seeds = intsOf('seeds', typeof v.seeds === 'string' ? v.seeds : '0,1,2', 0);
   const dims = intsOf('dims', typeof v.dims === 'string' ? v.dims : '3,32,256', 1);
-  for (const m of methods) for (const d of dims) configFrom({ 'codebook-size': '512', ...v, method: m, dim: String(d) });
+  const subsetsRaw = typeof v['vertex-subsets'] === 'string' ? v['vertex-subsets'] : '0.5,0.25,0.125';
+  const vertexSubsets =
+    subsetsRaw === 'none'
+      ? []
+      : listOption('vertex-subsets', subsetsRaw, (s) => {
+          const n = Number(s);
+          if (!(n > 0 && n < 1)) throw new ConfigError('vertex-subsets', `'${s}' is not a fraction in (0, 1); use 'none' to skip claim 8`);
+          return n;
+        });
+  const subsetDim = v['subset-dim'] === undefined ? 32 : intsOf('subset-dim', String(v['subset-dim']), 1)[0]!;
+  for (const m of methods) for (const d of dims) configFrom({ 'codebook-size': '512', ...v, init: inits[0], method: m, dim: String(d) });
   const out = resolve(typeof v.out === 'string' ? v.out : join('runs', 'sweep'));
-  console.log(`sweep: C = ${dims.join(', ')}; ${methods.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, ${base.steps} steps of batch ${base.batchSize} → ${out}`);
+  console.log(`sweep: C = ${dims.join(', ')}; ${methods.join(', ')} × init ${inits.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, ${base.steps} steps of batch ${base.batchSize} → ${out}`);
+  if (vertexSubsets.length) console.log(`claim 8: knn-ce with vertex fractions ${vertexSubsets.join(', ')} at C = ${subsetDim}`);
   const p = runProgress(base.steps);
-  const all = await runSweep({ dims, methods, seeds, base, out, onRun: p.onRun, train: p.train });
+  const r = await runSweep({ dims, methods, inits, seeds, base, out, vertexSubsets, subsetDim, onRun: p.onRun, train: p.train });
   p.stop();
-  for (const [d, results] of all) console.log(`\nC = ${d}\n${resultsTable(results)}`);
+  for (const [d, results] of r.byDim) console.log(`\nC = ${d}\n${resultsTable(results)}`);
   console.log(`\nreport: ${join(out, 'report.md')}`);
 }
 
@@ -290,9 +347,9 @@ ${rows}
 }
 
 const ALLOWED: Record<string, readonly string[]> = {
-  train: ['method', 'codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'seed', 'backend', 'checkpoint-every', 'eval-images', 'out', 'resume'],
-  compare: ['codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds'],
-  sweep: ['codebook-size', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds', 'dims'],
+  train: ['method', 'init', 'init-std', 'restart-threshold', 'output-bias', 'threads', 'codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'seed', 'backend', 'checkpoint-every', 'eval-images', 'out', 'resume'],
+  compare: ['init', 'init-std', 'restart-threshold', 'output-bias', 'threads', 'codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds'],
+  sweep: ['init', 'init-std', 'restart-threshold', 'output-bias', 'threads', 'vertex-subsets', 'subset-dim', 'codebook-size', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds', 'dims'],
   toy: ['out', 'steps', 'seed'],
 };
 

@@ -3,12 +3,23 @@
  * ConfigError naming the option; the CLI turns it into exit code 2.
  */
 import { ConfigError, choiceOption, intOption as int, numberOption as num } from '@simplex-vq/app-kit';
-import { METHODS, isMethod, type Method } from '@simplex-vq/vq';
+import { METHODS, RESTARTABLE, hasCodebook, isMethod, type Method } from '@simplex-vq/vq';
 
 export { ConfigError };
 
+/** How a codebook starts: from the first batch's encoder outputs (the fair start), N(0, σ²) (the paper's), or no codebook (fsq, lfq). */
+export type InitName = 'data' | 'normal' | 'none';
+
 export interface TrainConfig {
   method: Method;
+  /** Codebook initialization; 'none' for the methods without a codebook. */
+  init: InitName;
+  /** Std of the initial entries for init 'normal'. */
+  initStd: number;
+  /** `+restart` methods: a code is dead below this many rows per batch (running average). */
+  restartThreshold: number;
+  /** The decoder's output bias at the start: 'data' = logit of the training set's mean pixel; 'default' = PyTorch's init. */
+  outputBias: 'data' | 'default';
   codebookSize: number;
   dim: number;
   groups: number;
@@ -26,10 +37,19 @@ export interface TrainConfig {
   checkpointEvery: number;
   /** Test images used for evaluation (the fixed test set has 1,000). */
   evalImages: number;
+  /** CPU threads for large products ('auto': every core). Does not change results, so not part of a run's identity. */
+  threads: number | 'auto';
 }
+
+/** Settings that never make two runs differ (how often to checkpoint, how many threads). */
+export const NOT_IDENTITY: readonly (keyof TrainConfig)[] = ['checkpointEvery', 'threads'];
 
 export const DEFAULTS: TrainConfig = {
   method: 'knn-ce',
+  init: 'data',
+  initStd: 1,
+  restartThreshold: 1,
+  outputBias: 'data',
   codebookSize: 256,
   dim: 32,
   groups: 1,
@@ -43,7 +63,17 @@ export const DEFAULTS: TrainConfig = {
   backend: 'cpu',
   checkpointEvery: 100,
   evalImages: 1000,
+  threads: 'auto',
 };
+
+/**
+ * A config.json written before a field existed, in today's form: runs from before codebook
+ * initialization was an option all started from N(0, 1), so a missing `init` means 'normal'; and
+ * their decoders had PyTorch's default output bias.
+ */
+export function normalizeSavedConfig(saved: Record<string, unknown>): TrainConfig {
+  return resolveConfig({ init: 'normal', outputBias: 'default', ...saved } as Partial<Record<keyof TrainConfig, unknown>>);
+}
 
 /** Merges raw option values (strings from the command line, or numbers) over the defaults, validating each. */
 export function resolveConfig(raw: Partial<Record<keyof TrainConfig, unknown>>, base: TrainConfig = DEFAULTS): TrainConfig {
@@ -51,9 +81,14 @@ export function resolveConfig(raw: Partial<Record<keyof TrainConfig, unknown>>, 
   const has = (k: keyof TrainConfig) => raw[k] !== undefined;
   if (has('method')) {
     const m = String(raw.method);
-    if (!isMethod(m)) throw new ConfigError('method', `unknown method '${m}'; choose one of ${METHODS.join(', ')}`);
+    if (!isMethod(m)) throw new ConfigError('method', `unknown method '${m}'; choose one of ${METHODS.join(', ')} (or <method>+restart for ${RESTARTABLE.join(', ')})`);
     c.method = m;
   }
+  if (has('init')) c.init = choiceOption('init', raw.init, ['data', 'normal', 'none'] as const);
+  if (has('initStd')) c.initStd = num('initStd', raw.initStd, (n) => n > 0 && n <= 100, 'a standard deviation in (0, 100]');
+  if (has('restartThreshold')) c.restartThreshold = num('restartThreshold', raw.restartThreshold, (n) => n > 0 && n <= 1e6, 'a positive number of rows per batch');
+  if (has('outputBias')) c.outputBias = choiceOption('outputBias', raw.outputBias, ['data', 'default'] as const);
+  if (has('threads')) c.threads = raw.threads === 'auto' ? 'auto' : int('threads', raw.threads, 1, 256);
   if (has('codebookSize')) c.codebookSize = int('codebookSize', raw.codebookSize, 2, 65536);
   if (has('dim')) c.dim = int('dim', raw.dim, 1, 4096);
   if (has('groups')) c.groups = int('groups', raw.groups, 1, 64);
@@ -68,6 +103,9 @@ export function resolveConfig(raw: Partial<Record<keyof TrainConfig, unknown>>, 
   if (has('backend')) c.backend = choiceOption('backend', raw.backend, ['cpu', 'gpujs'] as const);
   if (has('checkpointEvery')) c.checkpointEvery = int('checkpointEvery', raw.checkpointEvery, 1);
   if (has('evalImages')) c.evalImages = int('evalImages', raw.evalImages, 1, 1000);
+  // fsq and lfq have no codebook: 'none' whatever was asked; a codebook method needs a real start.
+  if (!hasCodebook(c.method)) c.init = 'none';
+  else if (c.init === 'none') throw new ConfigError('init', `${c.method} learns a codebook: choose 'data' or 'normal'`);
   if (c.dim % c.groups !== 0) throw new ConfigError('groups', `${c.groups} groups do not divide --dim ${c.dim}`);
   const rows = c.batchSize * 49;
   if (c.method.startsWith('knn') && rows % c.shards !== 0) {

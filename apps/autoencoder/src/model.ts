@@ -6,12 +6,23 @@
  *   z → rows [B·49, C] → quantizer → q → [B,C,7,7]
  *   q → conv 3×3 → ReLU → convT 4×4/2 → ReLU → convT 4×4/2 → sigmoid → x̂ [B,1,28,28]
  */
-import { Generator, type Tensor } from '@simplex-vq/tensor';
+import { Generator, noGrad, type Tensor } from '@simplex-vq/tensor';
 import { Conv2d, ConvTranspose2d, Module, ReLU, Sequential } from '@simplex-vq/nn';
 import { createQuantizer, type Method, type MethodOptions, type Quantizer, type QuantizerOutput } from '@simplex-vq/vq';
 
 export interface ModelConfig {
   method: Method;
+  /** Codebook initialization (default 'normal', the paper's; 'none' for fsq and lfq). */
+  init?: 'data' | 'normal' | 'none';
+  /** Std of a 'normal' start (default 1). */
+  initStd?: number;
+  /** `+restart` methods: the dead-code threshold, rows per batch (default 1). */
+  restartThreshold?: number;
+  /**
+   * Initial bias of the decoder's last layer (a logit), e.g. logit(mean pixel) of the training
+   * set; default: PyTorch's U(±1/√fanIn). See Autoencoder.
+   */
+  outputBias?: number;
   /** Channels C of each latent vector. */
   dim: number;
   codebookSize: number;
@@ -58,6 +69,9 @@ export class Autoencoder extends Module {
       k: config.k,
       shards: config.shards,
       vertexSubset: config.vertexSubset,
+      init: config.init === 'none' ? undefined : config.init,
+      initStd: config.initStd,
+      restart: config.restartThreshold === undefined ? undefined : { threshold: config.restartThreshold },
       generator: new Generator(generator.nextUint32()),
     };
     this.registerModule('quantizer', createQuantizer(config.method, q));
@@ -68,6 +82,15 @@ export class Autoencoder extends Module {
       new ReLU(),
       new ConvTranspose2d(h, 1, 4, { stride: 2, padding: 1, ...g }),
     ));
+    // Starting the output at the mean pixel (logit(0.13) ≈ −1.9 instead of sigmoid(0) = 0.5)
+    // matters more than it looks: otherwise the first Adam steps make the mean brighter-to-darker
+    // shift the largest gradient there is, and the fastest way down it is to switch off the
+    // decoder's ReLUs. With small quantizer outputs (an encoder at PyTorch's default init gives
+    // z ≈ 0.1) they never come back, and every method ends at the mean digit (MSE ≈ 0.11).
+    if (config.outputBias !== undefined) {
+      const last = this.decoder.modules().filter((m) => m instanceof ConvTranspose2d).pop() as ConvTranspose2d;
+      noGrad(() => last.bias!.assign(last.bias!.zerosLike().add(config.outputBias!)));
+    }
   }
 
   /** The latent grid z [B, C, 7, 7]. */

@@ -66,6 +66,7 @@ function runMarkdown(c: TrainConfig, m: RunResult['metrics']): string {
 
 Settings: M = ${c.codebookSize} codes, C = ${c.dim} channels, ${c.groups} group(s), K = ${c.k}, shards = ${c.shards}${c.vertexSubset ? `, vertex subset ${c.vertexSubset}` : ''},
 ${c.steps} steps of batch ${c.batchSize}, Adam lr ${c.lr}, seed ${c.seed}, backend ${m.backend}.
+Codebook init: ${c.init === 'none' ? 'none (no codebook)' : c.init === 'data' ? "'data' (k-means on the first batch's encoder outputs)" : `'normal' (N(0, ${c.initStd}²))`}; decoder output bias at the start: ${c.outputBias === 'data' ? 'logit of the mean training pixel' : "PyTorch's default"}.
 Training took ${m.trainSeconds.toFixed(1)} s (${m.stepsPerSecond.toFixed(2)} steps/s). Evaluated on the first ${c.evalImages} images of the fixed MNIST test set.
 
 | metric | value |

@@ -9,17 +9,22 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Generator, getBackend, noGrad, setBackend, tensor, type Tensor } from '@simplex-vq/tensor';
+import { CpuBackend, Generator, getBackend, noGrad, setBackend, tensor, type Tensor } from '@simplex-vq/tensor';
 import { Adam, loadCheckpoint, saveCheckpoint, writeFileAtomic } from '@simplex-vq/nn';
 import { CodeUsageTracker } from '@simplex-vq/vq';
 import { Batcher, gatherImages, loadMnist, type ImageSet } from '@simplex-vq/datasets';
-import { resolveConfig, type TrainConfig } from './config.js';
+import { normalizeSavedConfig, type TrainConfig } from './config.js';
 import { Autoencoder } from './model.js';
 
 /** The fields of metrics.json: the settings that identify the run, the evaluation, and the speed. */
 export interface RunMetrics extends Evaluation {
   method: string;
+  /** Codebook initialization ('none' for fsq and lfq). */
+  init: string;
+  /** The codes the quantizer has (M; for fsq and lfq the size of their grid, ≈ M). */
   codebookSize: number;
+  /** KNN vertex subset (fraction or count), or null for every vertex. */
+  vertexSubset: number | null;
   dim: number;
   groups: number;
   k: number;
@@ -60,15 +65,32 @@ export interface RunResult {
   test: ImageSet;
 }
 
-async function useBackend(name: 'cpu' | 'gpujs'): Promise<string> {
+const cpuBackends = new Map<number, CpuBackend>();
+
+async function useBackend(name: 'cpu' | 'gpujs', threads: number | 'auto'): Promise<string> {
   if (name === 'gpujs') {
     const { createGpuJsBackend } = await import('@simplex-vq/backend-gpujs');
     const b = createGpuJsBackend();
     setBackend(b);
     return b.describe();
   }
-  setBackend('cpu');
+  if (threads === 'auto') setBackend('cpu');
+  else {
+    // One backend per thread count for the whole process: a comparison trains many runs, and each
+    // backend owns a pool of worker threads.
+    if (!cpuBackends.has(threads)) cpuBackends.set(threads, new CpuBackend({ threads }));
+    setBackend(cpuBackends.get(threads)!);
+  }
   return `cpu (${(getBackend() as { threadCount?: number }).threadCount ?? 1} threads)`;
+}
+
+/** logit(mean pixel) of a set of images in [0, 1]: the output bias that starts the decoder at the mean. */
+export function meanPixelLogit(set: ImageSet): number {
+  const px = gatherImages(set, Array.from({ length: set.count }, (_, i) => i));
+  let sum = 0;
+  for (const v of px) sum += v;
+  const mu = Math.min(Math.max(sum / px.length, 1e-6), 1 - 1e-6);
+  return Math.log(mu / (1 - mu));
 }
 
 /** Images at `idx` as a [B, 1, 28, 28] tensor. */
@@ -84,15 +106,15 @@ export async function trainRun(dir: string, cfgIn: TrainConfig, opts: TrainOptio
   let config = cfgIn;
   if (opts.resume) {
     if (!existsSync(ckptPath)) throw new Error(`cannot resume: no checkpoint at ${ckptPath}`);
-    const saved = resolveConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as TrainConfig);
-    config = { ...saved, steps: cfgIn.steps > saved.steps ? cfgIn.steps : saved.steps };
+    const saved = normalizeSavedConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>);
+    config = { ...saved, steps: cfgIn.steps > saved.steps ? cfgIn.steps : saved.steps, threads: cfgIn.threads };
   }
   writeFileAtomic(join(dir, 'config.json'), new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`));
-  const backendName = await useBackend(config.backend);
+  const backendName = await useBackend(config.backend, config.threads);
   opts.onBackend?.(backendName);
 
   const { train, test } = loadMnist();
-  const model = new Autoencoder(config, new Generator(config.seed));
+  const model = new Autoencoder({ ...config, outputBias: config.outputBias === 'data' ? meanPixelLogit(train) : undefined }, new Generator(config.seed));
   const optimizer = new Adam(model.parameters(), { lr: config.lr });
   const batcher = new Batcher(train.count, config.batchSize, { seed: config.seed });
   let start = 0;
@@ -145,7 +167,9 @@ export async function trainRun(dir: string, cfgIn: TrainConfig, opts: TrainOptio
   const stepsRun = config.steps;
   const metrics: RunMetrics = {
     method: config.method,
-    codebookSize: config.codebookSize,
+    init: config.init,
+    codebookSize: model.quantizer.codebookSize,
+    vertexSubset: config.vertexSubset ?? null,
     dim: config.dim,
     groups: config.groups,
     k: config.k,

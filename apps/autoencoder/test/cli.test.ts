@@ -43,6 +43,14 @@ describe('simplex-ae', () => {
     [['toy', '--methods', 'ste'], /--methods does not apply to 'toy'/],
     [['compare', '--methods', 'ste,nope'], /--methods: unknown method 'nope'/],
     [['frobnicate'], /unknown command 'frobnicate'/],
+    [['train', '--init', 'kmeans'], /--init: expected one of 'data', 'normal', 'none', got 'kmeans'/],
+    [['train', '--method', 'ste', '--init', 'none'], /--init: ste learns a codebook: choose 'data' or 'normal'/],
+    [['train', '--init-std', '0'], /--init-std: expected a standard deviation/],
+    [['train', '--method', 'gumbel+restart'], /--method: unknown method 'gumbel\+restart'/],
+    [['train', '--threads', '0'], /--threads: expected an integer in \[1, 256\]/],
+    [['train', '--output-bias', 'zero'], /--output-bias: expected one of 'data', 'default'/],
+    [['compare', '--init', 'data,kmeans'], /--init: expected 'data' or 'normal', got 'kmeans'/],
+    [['sweep', '--vertex-subsets', '0.5,2'], /--vertex-subsets: '2' is not a fraction in \(0, 1\)/],
   ])('exits 2 with a message on bad input: %j', (args, message) => {
     const r = run(args);
     expect(r.code).toBe(2);
@@ -97,29 +105,47 @@ describe('simplex-ae', () => {
 
   it('compare writes a summary and a report with the table and charts, and reuses finished runs', () => {
     const out = join(work, 'compare');
-    const args = ['compare', '--methods', 'ste,knn-ce', '--seeds', '0,1', '--steps', '3', '--out', out, ...TINY];
+    const args = ['compare', '--methods', 'ste,knn-ce,fsq', '--init', 'data,normal', '--seeds', '0,1', '--steps', '3', '--threads', '1', '--out', out, ...TINY];
     const r = run(args);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/\| knn-ce \| 2 \|/);
+    expect(r.stdout).toMatch(/\| knn-ce \(data\) \| 2 \|/);
+    expect(r.stdout).toMatch(/\| fsq \| 2 \|/);
+    // The printed table says which init each row used, and the line under it what the inits are.
+    expect(r.stdout).toMatch(/Codebook init: 'data' \(k-means\+\+[^\n]*'normal' \(N\(0, 1²\)/);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-    expect(summary.map((s: { method: string; seed: number }) => `${s.method}/${s.seed}`)).toEqual(['ste/0', 'ste/1', 'knn-ce/0', 'knn-ce/1']);
+    // fsq has no codebook: it runs once, not once per init.
+    expect(summary.map((s: { method: string; init: string; seed: number }) => `${s.method}/${s.init}/${s.seed}`)).toEqual([
+      'ste/data/0', 'ste/data/1', 'knn-ce/data/0', 'knn-ce/data/1', 'fsq/none/0', 'fsq/none/1', 'ste/normal/0', 'ste/normal/1', 'knn-ce/normal/0', 'knn-ce/normal/1',
+    ]);
+    expect(existsSync(join(out, 'fsq-seed0', 'metrics.json'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, 'ste-normal-seed1', 'config.json'), 'utf8'))).toMatchObject({ method: 'ste', init: 'normal', seed: 1 });
     const report = readFileSync(join(out, 'report.md'), 'utf8');
-    expect(report).toMatch(/\| method \| seeds \| code usage/);
+    expect(report).toMatch(/\| method \(init\) \| seeds \| code usage/);
     expect(report).toContain('±');
-    for (const f of ['usage.png', 'loss.png', 'final-usage.png', 'individual-perplexity.png']) expect(existsSync(join(out, f)), f).toBe(true);
+    for (const f of ['usage-data.png', 'start-data.png', 'recon-data.png', 'usage-normal.png', 'start-normal.png', 'final-usage.png', 'individual-perplexity.png']) expect(existsSync(join(out, f)), f).toBe(true);
     const again = run(args);
     expect(again.code).toBe(0);
-    expect(again.stdout.match(/finished earlier/g)).toHaveLength(4);
+    expect(again.stdout.match(/finished earlier/g)).toHaveLength(10);
+    // The thread count is not part of a run's identity: another --threads reuses the runs.
+    const other = run(args.map((a, i) => (args[i - 1] === '--threads' ? '2' : a)));
+    expect(other.code, other.stderr).toBe(0);
+    expect(other.stdout.match(/finished earlier/g)).toHaveLength(10);
   });
 
-  it('sweep runs every method per C and judges the claims from the numbers', () => {
+  it('sweep runs every method × init per C, the vertex subsets, and judges the claims from the numbers', () => {
     const out = join(work, 'sweep');
-    const r = run(['sweep', '--dims', '2,4', '--methods', 'ste,smooth,perplexity,simvq,knn-l2,knn-ce', '--seeds', '0', '--steps', '2', '--out', out, ...TINY.filter((_, i, a) => a[i] !== '--dim' && a[i - 1] !== '--dim')]);
+    const methods = 'ste,smooth,perplexity,simvq,knn-l2,knn-ce,ste+restart,fsq,lfq';
+    const r = run(['sweep', '--dims', '2,4', '--methods', methods, '--init', 'data,normal', '--seeds', '0', '--steps', '2', '--vertex-subsets', '0.5', '--subset-dim', '4', '--out', out, ...TINY.filter((_, i, a) => a[i] !== '--dim' && a[i - 1] !== '--dim')]);
     expect(r.code, r.stderr).toBe(0);
     const report = readFileSync(join(out, 'report.md'), 'utf8');
     expect(report).toMatch(/## C = 2[\s\S]*## C = 4/);
+    expect(report).toMatch(/### Init 'data'[\s\S]*### Init 'normal'/);
     expect(report).toMatch(/\*\*1\. KNN-CE reaches near-complete code usage[^*]*\*\* — (holds|does not hold|unclear)\. KNN-CE code usage at C = 2 \/ 4: [0-9.]+ \/ [0-9.]+/);
-    for (const f of ['code-usage.png', 'individual-perplexity.png', 'per-image-usage.png', 'c2/summary.json', 'c4/report.md']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(report).toMatch(/\*\*8 \(init 'normal'\)\. Vertex subsampling[^*]*\*\* — (holds|does not hold|unclear)/);
+    expect(report).toMatch(/\| all \| [0-9.]+ \| [0-9.]+ \|\n\| 1\/2 \| [0-9.]+ \| [0-9.]+ \|/);
+    for (const f of ['code-usage-data.png', 'individual-perplexity-normal.png', 'per-image-usage-data.png', 'mse-normal.png', 'c2/summary.json', 'c4/report.md', 'c4/start-data.png', 'subsets/knn-ce-data-v0.5-seed0/metrics.json']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
   });
 
   it('toy draws the triangle picture', () => {

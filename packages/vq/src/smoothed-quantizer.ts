@@ -32,6 +32,8 @@ export interface SmoothedQuantizerOptions extends CodebookOptions {
   commitment?: number;
   /** The regularizer on p (default: KNN-CE with K = 1, λ = 1). */
   regularizer?: Regularizer;
+  /** With init 'data': measure τ in units of the first batch's per-channel variance (default true). */
+  scaleTemperature?: boolean;
   /** Generator for initialization, vertex subsets and dead-code replacement (default: the global one). */
   generator?: Generator;
 }
@@ -45,6 +47,7 @@ export class SmoothedQuantizer extends CodebookQuantizer {
   readonly logitsKind: 'distance' | 'linear';
   readonly commitment: number;
   readonly regularizer: Regularizer;
+  readonly scaleTemperature: boolean;
   protected readonly generator: Generator;
 
   constructor(opts: SmoothedQuantizerOptions) {
@@ -55,6 +58,7 @@ export class SmoothedQuantizer extends CodebookQuantizer {
     this.logitsKind = opts.logits ?? 'distance';
     this.commitment = opts.commitment ?? (this.logitsKind === 'distance' ? 0.25 : 0);
     this.regularizer = opts.regularizer ?? { type: 'knn', k: 1, distance: 'ce' };
+    this.scaleTemperature = opts.scaleTemperature ?? true;
     const { groups: G, codebookSize: M, groupDim: d } = this;
     this.registerParameter('codebook', new Parameter(randn([G, M, d], { generator: this.generator }).mul(this.initStd)));
     const logTau = tensor(Math.log(opts.temperature ?? 1));
@@ -95,6 +99,22 @@ export class SmoothedQuantizer extends CodebookQuantizer {
     const tau = this.logTemperature.exp();
     const ee = this.codebook.square().sum(-1).unsqueeze(1); // [G, 1, M]
     return this.split(z).matmul(this.codebook.mT).mul(tau.reciprocal().mul(2)).sub(ee.div(tau));
+  }
+
+  /**
+   * The data initialization, and with it the temperature's unit: τ is scaled by the batch's
+   * per-channel variance σ², so that −‖z − E_m‖²/(τσ²) spreads as the N(0, 1) start's logits do
+   * whatever the scale of the encoder's outputs. Without it, a codebook at the scale of small
+   * encoder outputs (σ ≈ 0.1–0.4 here) gives logits that barely differ and p near uniform.
+   */
+  protected override initFromData(zg: Tensor): void {
+    const first = this.training && this.initialized !== null && this.initialized.item() === 0;
+    super.initFromData(zg);
+    if (!first || this.logitLayer || !this.scaleTemperature) return;
+    // Per channel over the rows (population variance), averaged; a batch too small or too uniform to measure keeps τ.
+    const variance = noGrad(() => zg.detach().var(1, { correction: 0 }).mean().item());
+    if (!(variance > 1e-12) || !Number.isFinite(variance)) return;
+    noGrad(() => this.logTemperature.assign(this.logTemperature.add(Math.log(variance))));
   }
 
   /** Sets entries of the codebook (data initialization, dead-code replacement). */

@@ -9,7 +9,7 @@
  * rows assigned to it; E_m = S_m / N_m (Laplace-smoothed). Options: k-means initialization from
  * the first training batch, and replacement of dead codes by rows of the current batch.
  */
-import { Generator, defaultGenerator, mm, noGrad, randn, zeros, type Tensor } from '@simplex-vq/tensor';
+import { Generator, defaultGenerator, mm, noGrad, randn, tensor, zeros, type Tensor } from '@simplex-vq/tensor';
 import { Parameter } from '@simplex-vq/nn';
 import { CodebookQuantizer, type CodebookOptions } from './codebook.js';
 import { squaredDistances, type QuantizerOutput } from './quantizer.js';
@@ -110,11 +110,21 @@ export class VectorQuantizer extends CodebookQuantizer {
     });
   }
 
-  /** Sets entries (and, for EMA, their running sums so the next update keeps them). */
+  /**
+   * Sets entries (and, for EMA, their running sums so the next update keeps them). A restarted
+   * code's EMA count becomes the restart threshold, as its usage does, so it has some inertia
+   * instead of jumping to the mean of the next few rows it gets.
+   */
   protected setEntries(values: Tensor, codes?: number[]): void {
     const book = this.mergeEntries(this.codebook, values, codes);
     this.codebook.assign(book);
-    if (this.ema) this.emaSum!.assign(book.mul(this.emaCount!.unsqueeze(-1)));
+    if (!this.ema) return;
+    if (codes && this.restart) {
+      const count = this.emaCount!.data().slice();
+      for (const c of codes) count[c] = this.restart.threshold;
+      this.emaCount!.assign(tensor(count, { shape: this.emaCount!.shape }));
+    }
+    this.emaSum!.assign(book.mul(this.emaCount!.unsqueeze(-1)));
   }
 }
 

@@ -117,8 +117,21 @@ export class CpuBackend implements Backend {
     return this.pool;
   }
 
+  /**
+   * Bytes of tensor storage this backend has allocated so far (a counter, never decreased: the
+   * difference over a piece of work is what that work allocated; see bench and the sweep's
+   * regularizer cost). Scratch space inside kernels is not counted.
+   */
+  get bytesAllocated(): number {
+    return this.allocated;
+  }
+
+  private allocated = 0;
+
   private alloc(size: number, dtype: DType): Arr {
-    return dtype === 'int32' ? new Int32Array(size) : new this.F(size);
+    const a = dtype === 'int32' ? new Int32Array(size) : new this.F(size);
+    this.allocated += a.byteLength;
+    return a;
   }
 
   // --- memory -------------------------------------------------------------------------------
@@ -369,7 +382,7 @@ export class CpuBackend implements Backend {
   topk(x: DataHandle, rows: number, cols: number, k: number, largest: boolean, dtype: DType): { values: DataHandle; indices: DataHandle } {
     const a = x as Arr;
     const values = this.alloc(rows * k, dtype);
-    const indices = new Int32Array(rows * k);
+    const indices = this.alloc(rows * k, 'int32');
     // `before(u, v)`: value u ranks ahead of v. NaN ranks first when largest (as in torch.topk).
     const before = largest
       ? (u: number, v: number) => u > v || (u !== u && v === v)
