@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Generator } from '@simplex-vq/tensor';
-import { GumbelQuantizer, METHODS, PAPER_METHODS, RESTARTABLE, SimVQ, hasCodebook, SmoothedQuantizer, VectorQuantizer, createQuantizer, isMethod, type Method } from '../src/index.js';
+import { FiniteScalarQuantizer, GumbelQuantizer, METHODS, PAPER_METHODS, RESTARTABLE, SimVQ, hasCodebook, SmoothedQuantizer, VectorQuantizer, createQuantizer, isMethod, type Method } from '../src/index.js';
 import { expectClose, flat, randT } from './helpers.js';
 
 describe('METHODS and isMethod', () => {
@@ -126,7 +126,11 @@ describe('every method honours the quantizer contract', () => {
           expect(out.stats.batchUsage).toBeLessThanOrEqual(1);
           out.quantized.square().mean().add(out.loss).backward();
           expect(flat(z.grad!).every(Number.isFinite)).toBe(true);
-          expect(flat(z.grad!).some((g) => g !== 0)).toBe(true);
+          // One row and a data start: every code is that row, so q = z whatever p is and the loss is flat.
+          // FSQ with a level of 2: the bound is tanh(z + atanh(0.999))·½ − ½, which float32 saturates (gradient
+          // exactly 0) for z ≳ 1.5; the paper recommends levels ≥ 5, fsqLevels picks 2 only for M < 4.
+          const degenerate = (init === 'data' && hasCodebook(method) && b * t === 1) || (method === 'fsq' && (q as FiniteScalarQuantizer).levels.includes(2));
+          if (!degenerate) expect(flat(z.grad!).some((g) => g !== 0)).toBe(true);
           for (const [name, p] of q.namedParameters()) expect(p.grad, `${method}: ${name} has a gradient`).not.toBeNull();
           q.eval();
           const ev = q.forward(z.detach());
