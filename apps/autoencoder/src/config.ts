@@ -2,7 +2,7 @@
  * The settings of one training run, their defaults, and their validation. A bad value raises a
  * ConfigError naming the option; the CLI turns it into exit code 2.
  */
-import { ConfigError, choiceOption, intOption as int, numberOption as num } from '@simplex-vq/app-kit';
+import { ConfigError, choiceOption, threadsOption, intOption as int, numberOption as num } from '@simplex-vq/app-kit';
 import { METHODS, RESTARTABLE, hasCodebook, isMethod, type Method } from '@simplex-vq/vq';
 
 export { ConfigError };
@@ -88,7 +88,7 @@ export function resolveConfig(raw: Partial<Record<keyof TrainConfig, unknown>>, 
   if (has('initStd')) c.initStd = num('initStd', raw.initStd, (n) => n > 0 && n <= 100, 'a standard deviation in (0, 100]');
   if (has('restartThreshold')) c.restartThreshold = num('restartThreshold', raw.restartThreshold, (n) => n > 0 && n <= 1e6, 'a positive number of rows per batch');
   if (has('outputBias')) c.outputBias = choiceOption('outputBias', raw.outputBias, ['data', 'default'] as const);
-  if (has('threads')) c.threads = raw.threads === 'auto' ? 'auto' : int('threads', raw.threads, 1, 256);
+  if (has('threads')) c.threads = threadsOption(raw.threads);
   if (has('codebookSize')) c.codebookSize = int('codebookSize', raw.codebookSize, 2, 65536);
   if (has('dim')) c.dim = int('dim', raw.dim, 1, 4096);
   if (has('groups')) c.groups = int('groups', raw.groups, 1, 64);

@@ -9,10 +9,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CpuBackend, Generator, getBackend, noGrad, setBackend, tensor, type Tensor } from '@simplex-vq/tensor';
+import { Generator, noGrad, setBackend, tensor, type Tensor } from '@simplex-vq/tensor';
 import { Adam, loadCheckpoint, saveCheckpoint, writeFileAtomic } from '@simplex-vq/nn';
 import { CodeUsageTracker } from '@simplex-vq/vq';
 import { Batcher, gatherImages, loadMnist, type ImageSet } from '@simplex-vq/datasets';
+import { useCpuBackend } from '@simplex-vq/app-kit';
 import { normalizeSavedConfig, type TrainConfig } from './config.js';
 import { Autoencoder } from './model.js';
 
@@ -65,8 +66,6 @@ export interface RunResult {
   test: ImageSet;
 }
 
-const cpuBackends = new Map<number, CpuBackend>();
-
 async function useBackend(name: 'cpu' | 'gpujs', threads: number | 'auto'): Promise<string> {
   if (name === 'gpujs') {
     const { createGpuJsBackend } = await import('@simplex-vq/backend-gpujs');
@@ -74,14 +73,7 @@ async function useBackend(name: 'cpu' | 'gpujs', threads: number | 'auto'): Prom
     setBackend(b);
     return b.describe();
   }
-  if (threads === 'auto') setBackend('cpu');
-  else {
-    // One backend per thread count for the whole process: a comparison trains many runs, and each
-    // backend owns a pool of worker threads.
-    if (!cpuBackends.has(threads)) cpuBackends.set(threads, new CpuBackend({ threads }));
-    setBackend(cpuBackends.get(threads)!);
-  }
-  return `cpu (${(getBackend() as { threadCount?: number }).threadCount ?? 1} threads)`;
+  return useCpuBackend(threads);
 }
 
 /** logit(mean pixel) of a set of images in [0, 1]: the output bias that starts the decoder at the mean. */

@@ -47,6 +47,7 @@ const TRAINING = `Training options:
   --distractors <n>        distractors per masked step (default ${D.distractors})
   --temperature <κ>        of the cosine similarities (default ${D.temperature})
   --backend <cpu|gpujs>    tensor backend (default ${D.backend})
+  --threads <n|auto>       CPU threads for large products; results do not depend on it (default ${D.threads})
   --checkpoint-every <n>   steps between checkpoints (default ${D.checkpointEvery})
 
 Evaluation options (on the held-out speakers):
@@ -123,7 +124,7 @@ const KEYS: Record<string, keyof SpeechConfig> = {
   distractors: 'distractors', temperature: 'temperature', backend: 'backend', 'checkpoint-every': 'checkpointEvery', data: 'data',
   'label-pattern': 'labelPattern', 'speaker-pattern': 'speakerPattern', 'corpus-seed': 'corpusSeed', vocabulary: 'vocabulary', 'per-word': 'perWord',
   sequences: 'sequences', speakers: 'speakers', 'cache-dir': 'cacheDir', 'test-fraction': 'testFraction', 'trim-silence': 'trimSilence',
-  'eval-utterances': 'evalUtterances', 'probe-utterances': 'probeUtterances', init: 'init', 'init-std': 'initStd',
+  'eval-utterances': 'evalUtterances', 'probe-utterances': 'probeUtterances', init: 'init', 'init-std': 'initStd', threads: 'threads',
 };
 
 const SPEC = Object.fromEntries([...Object.keys(KEYS), 'out', 'resume', 'methods', 'seeds'].map((k) => [k, { type: 'string' as const }]));

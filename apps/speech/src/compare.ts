@@ -49,7 +49,7 @@ export async function compareSpeech(o: SpeechCompareOptions): Promise<SpeechMetr
   const results = (
     await runGrid<SpeechConfig, SpeechMetrics>({
       runs,
-      ignore: ['checkpointEvery'],
+      ignore: ['checkpointEvery', 'threads'],
       normalize: normalizeSavedSpeechConfig,
       onRun: o.onRun,
       train: async ({ dir, config }, resume) => {

@@ -1,5 +1,5 @@
 /** Settings of one speech run, their defaults and validation (a bad value names its option). */
-import { ConfigError, choiceOption, numberOption } from '@simplex-vq/app-kit';
+import { ConfigError, choiceOption, numberOption, threadsOption } from '@simplex-vq/app-kit';
 import { METHODS, isMethod } from '@simplex-vq/vq';
 
 export { ConfigError };
@@ -46,6 +46,8 @@ export interface SpeechConfig extends SpeechModelConfig {
   init: 'data' | 'normal';
   initStd: number;
   backend: 'cpu' | 'gpujs';
+  /** CPU threads for large products ('auto': every core); not part of a run's identity. */
+  threads: number | 'auto';
 }
 
 export const SPEECH_DEFAULTS: SpeechConfig = {
@@ -88,6 +90,7 @@ export const SPEECH_DEFAULTS: SpeechConfig = {
   init: 'data',
   initStd: 1,
   backend: 'cpu',
+  threads: 'auto',
 };
 
 /**
@@ -153,6 +156,7 @@ export function resolveSpeechConfig(raw: Partial<Record<keyof SpeechConfig, unkn
   if (raw.init !== undefined) c.init = choiceOption('init', raw.init, ['data', 'normal'] as const);
   num('initStd', (n) => n > 0, 'a positive standard deviation');
   if (raw.backend !== undefined) c.backend = choiceOption('backend', raw.backend, ['cpu', 'gpujs'] as const);
+  if (raw.threads !== undefined) c.threads = threadsOption(raw.threads);
   if (c.convChannels % c.groups !== 0) throw new ConfigError('groups', `${c.groups} groups do not divide the ${c.convChannels} feature channels`);
   if (c.dModel % c.heads !== 0) throw new ConfigError('heads', `${c.heads} heads do not divide --d-model ${c.dModel}`);
   return c;

@@ -8,6 +8,7 @@ import { Generator, cat, noGrad, setBackend, tensor, type Tensor } from '@simple
 import { Adam, Linear, crossEntropy, loadCheckpoint, saveCheckpoint, writeFileAtomic } from '@simplex-vq/nn';
 import { CodeUsageTracker, hasCodebook } from '@simplex-vq/vq';
 import { Batcher, type SpeechCorpus } from '@simplex-vq/datasets';
+import { useCpuBackend } from '@simplex-vq/app-kit';
 import { normalizeSavedSpeechConfig, type SpeechConfig } from './config.js';
 import { contrastiveLoss } from './contrastive.js';
 import { loadSpeechData, makeBatch, maxSamplesOf, spread, type SpeechData } from './data.js';
@@ -115,7 +116,7 @@ export async function trainSpeechRun(dir: string, cfgIn: SpeechConfig, opts: Spe
     const b = createGpuJsBackend();
     setBackend(b);
     log(`backend: ${b.describe()}`);
-  } else setBackend('cpu');
+  } else log(`backend: ${useCpuBackend(config.threads)}`);
   const model = new SpeechModel(config, new Generator(config.seed));
   const optimizer = new Adam(model.parameters(), { lr: config.lr });
   const batcher = new Batcher(data.train.utterances.length, Math.min(config.batchSize, data.train.utterances.length), { seed: config.seed });
