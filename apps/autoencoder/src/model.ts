@@ -8,6 +8,7 @@
  */
 import { Generator, noGrad, type Tensor } from '@simplex-vq/tensor';
 import { Conv2d, ConvTranspose2d, Module, ReLU, Sequential } from '@simplex-vq/nn';
+import type { ImageSet } from '@simplex-vq/datasets';
 import { createQuantizer, type Method, type MethodOptions, type Quantizer, type QuantizerOutput } from '@simplex-vq/vq';
 
 export interface ModelConfig {
@@ -113,4 +114,12 @@ export class Autoencoder extends Module {
     const recon = out.reconstruction.sub(x).square().mean();
     return { ...out, recon, loss: recon.add(out.quantizer.loss) };
   }
+}
+
+/** logit(mean pixel) of a set of images in [0, 1]: the `outputBias` that starts the decoder at the mean. */
+export function meanPixelLogit(set: ImageSet): number {
+  let sum = 0;
+  for (const v of set.images) sum += v;
+  const mu = Math.min(Math.max(sum / set.images.length, 1e-6), 1 - 1e-6);
+  return Math.log(mu / (1 - mu));
 }

@@ -15,7 +15,7 @@ import { CodeUsageTracker } from '@simplex-vq/vq';
 import { Batcher, gatherImages, loadMnist, type ImageSet } from '@simplex-vq/datasets';
 import { useCpuBackend } from '@simplex-vq/app-kit';
 import { normalizeSavedConfig, type TrainConfig } from './config.js';
-import { Autoencoder } from './model.js';
+import { Autoencoder, meanPixelLogit } from './model.js';
 
 /** The fields of metrics.json: the settings that identify the run, the evaluation, and the speed. */
 export interface RunMetrics extends Evaluation {
@@ -74,15 +74,6 @@ async function useBackend(name: 'cpu' | 'gpujs', threads: number | 'auto'): Prom
     return b.describe();
   }
   return useCpuBackend(threads);
-}
-
-/** logit(mean pixel) of a set of images in [0, 1]: the output bias that starts the decoder at the mean. */
-export function meanPixelLogit(set: ImageSet): number {
-  const px = gatherImages(set, Array.from({ length: set.count }, (_, i) => i));
-  let sum = 0;
-  for (const v of px) sum += v;
-  const mu = Math.min(Math.max(sum / px.length, 1e-6), 1 - 1e-6);
-  return Math.log(mu / (1 - mu));
 }
 
 /** Images at `idx` as a [B, 1, 28, 28] tensor. */

@@ -23,12 +23,13 @@
  *          [--engines a,b,...] [--check-batch 16] [--check-only] [--quick] [--python <exe>]
  *          [--out <dir>] [--json <file>] [--help]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { findTorch } from '../trajectory/torch.js';
 import {
   AFTER_TOL,
   BENCH_DIR,
@@ -126,22 +127,7 @@ const fmtLoad = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
 
 // --- PyTorch -------------------------------------------------------------------------------------
 
-/** The first python that imports torch, with torch's version; null (and why) when there is none. */
-function findTorch(): { python: string; version: string } | { python: null; why: string } {
-  const candidates = opt.python ? [opt.python] : ['python3', '/usr/bin/python3'];
-  const tried: string[] = [];
-  for (const python of candidates) {
-    try {
-      const version = execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 }).trim();
-      return { python, version };
-    } catch {
-      tried.push(python);
-    }
-  }
-  return { python: null, why: `no python that can import torch (tried ${tried.join(', ')}); install it with \`apt-get install -y python3-torch\`` };
-}
-
-const torch = selected.some((e) => e.startsWith('torch')) ? findTorch() : null;
+const torch = selected.some((e) => e.startsWith('torch')) ? findTorch(opt.python) : null;
 const torchSkip = torch && torch.python === null ? torch.why : null;
 if (torchSkip) process.stderr.write(`[peer] PyTorch skipped: ${torchSkip}\n`);
 const runnable = selected.filter((e) => !(e.startsWith('torch') && torchSkip));

@@ -19,8 +19,8 @@
  */
 import { CpuBackend, Generator, noGrad, setBackend, tensor, type Tensor } from '@simplex-vq/tensor';
 import { serializeSafetensors, writeFileAtomic } from '@simplex-vq/nn';
-import { Batcher, gatherImages, loadMnist, type ImageSet } from '@simplex-vq/datasets';
-import { Autoencoder, type ModelConfig } from '@simplex-vq/autoencoder/model';
+import { Batcher, gatherImages, loadMnist } from '@simplex-vq/datasets';
+import { Autoencoder, meanPixelLogit, type ModelConfig } from '@simplex-vq/autoencoder/model';
 import { DEFAULTS } from '@simplex-vq/autoencoder/config';
 import { FiniteScalarQuantizer, SmoothedQuantizer, VectorQuantizer } from '@simplex-vq/vq';
 
@@ -54,18 +54,6 @@ export interface TrajectorySetup {
 export function modelConfig(method: TrajectoryMethod, outputBias: number): ModelConfig {
   const { dim, codebookSize, groups, hidden, k, shards } = DEFAULTS;
   return { method, init: method === 'fsq' ? 'none' : 'data', outputBias, dim, codebookSize, groups, hidden, k, shards };
-}
-
-/**
- * logit(mean pixel) of the training set: the app's `meanPixelLogit` (apps/autoencoder/src/train.ts,
- * not among the app's exports), repeated here. Its exact value does not matter to the check: it is
- * part of the start state both engines load.
- */
-export function meanPixelLogit(set: ImageSet): number {
-  let sum = 0;
-  for (const v of set.images) sum += v;
-  const mu = Math.min(Math.max(sum / set.images.length, 1e-6), 1 - 1e-6);
-  return Math.log(mu / (1 - mu));
 }
 
 /** The quantizer's constants the twin needs, from the quantizer object itself. */
