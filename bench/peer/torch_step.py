@@ -29,6 +29,8 @@ import time
 import torch
 from torch import nn
 
+from ae_layers import conv_decoder, conv_encoder
+
 RESULT_PREFIX = 'PEER-RESULT '
 
 
@@ -59,19 +61,11 @@ class Autoencoder(nn.Module):
         self.k = config['k']
         self.beta = config['commitment']
         self.lam = config['knnWeight']
-        self.encoder = nn.Sequential(
-            nn.Conv2d(1, h, 4, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(h, h, 4, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(h, c, 1),
-        )
+        self.encoder = conv_encoder(h, c)
         self.quantizer = nn.Module()
         self.quantizer.codebook = nn.Parameter(torch.zeros(1, m, c))  # [G = 1, M, C]
         self.quantizer.register_buffer('logTemperature', torch.zeros(()))
-        self.decoder = nn.Sequential(
-            nn.Conv2d(c, h, 3, padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(h, h, 4, stride=2, padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(h, 1, 4, stride=2, padding=1),
-        )
+        self.decoder = conv_decoder(c, h)
 
     def losses(self, x):
         """The loss and its parts (recon, commitment, knn) for a batch x [B, 1, 28, 28]."""

@@ -57,6 +57,8 @@ import time
 import torch
 from torch import nn
 
+from ae_layers import conv_decoder, conv_encoder
+
 RESULT_PREFIX = 'TRAJECTORY-RESULT '
 
 
@@ -162,17 +164,9 @@ class Autoencoder(nn.Module):
     def __init__(self, method, config):
         super().__init__()
         h, c = config['hidden'], config['dim']
-        self.encoder = nn.Sequential(
-            nn.Conv2d(1, h, 4, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(h, h, 4, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(h, c, 1),
-        )
+        self.encoder = conv_encoder(h, c)
         self.quantizer = QUANTIZERS[method](config['quantizers'][method])
-        self.decoder = nn.Sequential(
-            nn.Conv2d(c, h, 3, padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(h, h, 4, stride=2, padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(h, 1, 4, stride=2, padding=1),
-        )
+        self.decoder = conv_decoder(c, h)
 
     def losses(self, x):
         b = x.shape[0]
