@@ -1,6 +1,6 @@
 /** Losses against their formulas computed in float64 by hand, reductions, edge cases, and gradients. */
 import { describe, expect, it } from 'vitest';
-import { gradCheck, tensor, type Tensor } from '@simplex-vq/tensor';
+import { Generator, enableGrad, gradCheck, tensor, type Tensor } from '@simplex-vq/tensor';
 import { binaryCrossEntropyWithLogits, cosineSimilarity, crossEntropy, mseLoss } from '../src/index.js';
 import { expectClose, flat, randT } from './helpers.js';
 
@@ -134,5 +134,26 @@ describe('cosineSimilarity', () => {
     const z = tensor([[0, 0, 0]]).requiresGrad_();
     cosineSimilarity(z, tensor([[1, 2, 3]])).sum().backward();
     expect(flat(z.grad!).every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('crossEntropy: second derivatives', () => {
+  it('the gradient of the loss is itself differentiable (checked by gradCheck of ⟨∇L, s⟩)', () => {
+    const target = tensor(Int32Array.from([2, 0, 1]), { shape: [3] });
+    // φ(x) = ⟨∂L/∂x, s⟩ for a fixed random s: its gradient is a Hessian-vector product of L.
+    const phi = (x: Tensor) =>
+      enableGrad(() => {
+        const leaf = x.requiresGrad ? x : x.detach().requiresGrad_();
+        const saved = leaf.grad;
+        leaf.grad = null;
+        crossEntropy(leaf, target).backward(undefined, { createGraph: true });
+        const g = new Generator(3);
+        const s = tensor(Float64Array.from({ length: leaf.size }, () => g.normal()), { shape: leaf.shape });
+        const out = leaf.grad!.mul(s).sum();
+        leaf.grad = saved;
+        return out;
+      });
+    const r = gradCheck(phi, [randT([3, 4], 5)], { atol: 1e-4, rtol: 1e-3 });
+    expect(r.ok, r.message).toBe(true);
   });
 });

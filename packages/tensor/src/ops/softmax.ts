@@ -5,9 +5,10 @@
  *   y = softmax(x):     ∂L/∂x = y ⊙ (g − Σ g⊙y)          (the Jacobian is diag(y) − y yᵀ)
  *   y = logSoftmax(x):  ∂L/∂x = g − softmax(x) ⊙ Σ g      (the Jacobian is I − 1·softmax(x)ᵀ)
  *
- * Both subtract the row max first, so logits of ±1e4 neither overflow nor lose the answer.
+ * Both subtract the row max first, so logits of ±1e4 neither overflow nor lose the answer. Both
+ * vjps are differentiable in x, so second derivatives (backward with createGraph) are right.
  */
-import { noGrad, record } from '../autograd.js';
+import { isGradEnabled, noGrad, record } from '../autograd.js';
 import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { requireFloat } from './util.js';
@@ -34,5 +35,11 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
     total = e.sum(a, true);
     return shifted.sub(total.log());
   });
-  return record('logSoftmax', y, [x], (g) => [g.sub(e.div(total).mul(g.sum(a, true)))]);
+  return record('logSoftmax', y, [x], (g) => {
+    // softmax(x) = e / Σe reuses the forward pass, but e and Σe are constants of the graph. When the
+    // backward pass is itself recorded (createGraph: second derivatives), softmax(x) must stay a
+    // function of x: it is exp(y) then, y being this op's output and so a function of x.
+    const p = isGradEnabled() ? y.exp() : e.div(total);
+    return [g.sub(p.mul(g.sum(a, true)))];
+  });
 }
