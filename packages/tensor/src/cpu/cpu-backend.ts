@@ -24,7 +24,7 @@ const UNARY: Record<UnaryOp, string> = {
   sqrt: 'Math.sqrt(x)',
   abs: 'Math.abs(x)',
   sign: 'x > 0 ? 1 : x < 0 ? -1 : 0',
-  relu: 'x > 0 ? x : 0',
+  relu: 'x > 0 || x !== x ? x : 0', // NaN stays NaN, as in torch.relu
   sigmoid: '1 / (1 + Math.exp(-x))',
   tanh: 'Math.tanh(x)',
   erf: 'erf(x)',
@@ -171,7 +171,10 @@ export class CpuBackend implements Backend {
 
   binary(op: BinaryOp, a: DataHandle, aShape: Shape, b: DataHandle, bShape: Shape, outShape: Shape, dtype: DType): DataHandle {
     const out = this.alloc(sizeOf(outShape), COMPARISONS.has(op) ? 'int32' : dtype);
-    this.strided(compileStrided(2, BINARY[op]), outShape, out, [[a as Arr, aShape], [b as Arr, bShape]]);
+    // int32 products wrap modulo 2^32 as in int32 arithmetic: x * y in doubles loses the low bits
+    // once |x·y| passes 2^53, Math.imul does not.
+    const expr = op === 'mul' && dtype === 'int32' ? 'Math.imul(x, y)' : BINARY[op];
+    this.strided(compileStrided(2, expr), outShape, out, [[a as Arr, aShape], [b as Arr, bShape]]);
     return out;
   }
 

@@ -46,9 +46,18 @@ export const mul = (a: TensorLike, b: TensorLike) => binary('mul', a, b, (g, _a,
 // ∂(a/b) = (1/b, −a/b²)
 export const div = (a: TensorLike, b: TensorLike) =>
   binary('div', a, b, (g, _a, b) => g.div(b), (g, a, b) => g.mul(a).div(b.square()).neg(), true);
-// ∂(aᵇ) = (b·aᵇ⁻¹, aᵇ·log a); the second only where b requires a gradient (log a is NaN for a < 0)
+// ∂(aᵇ) = (b·aᵇ⁻¹, aᵇ·log a); the second only where b requires a gradient (log a is NaN for a < 0).
+// d aᵇ/da = b·aᵇ⁻¹ (0 at a = b = 0, not 0·0⁻¹ = NaN); d aᵇ/db = aᵇ·log a (0 at a = 0 with b ≥ 0, where
+// 0·log 0 would be NaN) — PyTorch's conventions, so a base or exponent of 0 gives no NaN gradient.
 export const pow = (a: TensorLike, b: TensorLike) =>
-  binary('pow', a, b, (g, a, b) => g.mul(b).mul(a.pow(b.sub(1))), (g, a, _b, z) => g.mul(z).mul(a.log()), true);
+  binary(
+    'pow',
+    a,
+    b,
+    (g, a, b) => g.mul(where(b.eq(0).mul(a.eq(0)), 0, b.mul(a.pow(b.sub(1))))),
+    (g, a, b, z) => g.mul(where(a.eq(0).mul(b.ge(0)), 0, z.mul(a.log()))),
+    true,
+  );
 // The larger of a and b gets the gradient; ties split it evenly (as PyTorch does).
 const aShare = (aWins: Tensor, tie: Tensor) => aWins.float().add(tie.float().mul(0.5));
 export const maximum = (a: TensorLike, b: TensorLike) =>

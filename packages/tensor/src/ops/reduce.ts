@@ -99,6 +99,8 @@ export function variance(x: Tensor, axis?: Axes, opts: { correction?: number; ke
 export function logsumexp(x: Tensor, axis?: Axes, keepdim = false): Tensor {
   requireFloat('logsumexp', x);
   const axes = normalizeAxes('logsumexp', axis, x.ndim);
+  // Over an empty axis the sum of exponentials is 0: log 0 = −∞ (as torch.logsumexp), not a max of nothing.
+  if (axes.some((a) => x.shape[a] === 0)) return x.sum(axes, keepdim).add(-Infinity);
   const m = noGrad(() => {
     const mx = x.max(axes, true);
     return where(mx.isFinite(), mx, 0); // rows of −∞ (or +∞) shift by 0 instead of producing NaN

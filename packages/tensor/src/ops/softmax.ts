@@ -16,6 +16,7 @@ import { requireFloat } from './util.js';
 export function softmax(x: Tensor, axis = -1): Tensor {
   requireFloat('softmax', x);
   const a = normalizeAxis('softmax', axis, x.ndim);
+  if (x.shape[a] === 0) return x.mul(1); // nothing to normalize: an empty result of the same shape
   const y = noGrad(() => {
     const e = x.sub(x.max(a, true)).exp();
     return e.div(e.sum(a, true));
@@ -26,6 +27,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   requireFloat('logSoftmax', x);
   const a = normalizeAxis('logSoftmax', axis, x.ndim);
+  if (x.shape[a] === 0) return x.mul(1);
   // The forward pass already has e = exp(x − max) and its sum: softmax(x) = e / Σe is one division
   // in the backward pass, where exp(y) would be a second exponential of every entry.
   let e!: Tensor, total!: Tensor;
