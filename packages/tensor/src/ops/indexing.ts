@@ -8,7 +8,7 @@ import { checkForward, record } from '../autograd.js';
 import { IndexError, ShapeError, fmtShape } from '../errors.js';
 import { normalizeAxis, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { fromHandle, handleOn, requireInt } from './util.js';
+import { backendOf, fromHandle, handleOn, requireInt } from './util.js';
 
 /** [outer, len, inner] around `axis`. */
 function around(shape: readonly number[], axis: number): [number, number, number] {
@@ -47,8 +47,8 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
     throw new ShapeError('scatterAdd', `src ${fmtShape(src.shape)} must have the shape of index ${fmtShape(index.shape)}`);
   }
   const [outer, len, inner] = around(x.shape, a);
-  const b = x.backend;
-  const h = b.scatterAdd(x.handle, outer, len, inner, handleOn(index, b), handleOn(src, b), index.shape[a]!, x.dtype);
+  const b = backendOf(x, src);
+  const h = b.scatterAdd(handleOn(x, b), outer, len, inner, handleOn(index, b), handleOn(src, b), index.shape[a]!, x.dtype);
   const y = fromHandle(h, x.shape, x.dtype, b);
   return record('scatterAdd', y, [x, src], (g) => [g, gather(g, a, index)]);
 }
@@ -75,8 +75,8 @@ export function indexAdd(x: Tensor, axis: number, index: Tensor, src: Tensor): T
     throw new ShapeError('indexAdd', `src has ${src.shape[a]} entries along axis ${a}, index has ${index.shape[0]}`);
   }
   const [outer, len, inner] = around(x.shape, a);
-  const b = x.backend;
-  const h = b.indexAdd(x.handle, outer, len, inner, handleOn(index, b), handleOn(src, b), index.shape[0]!, x.dtype);
+  const b = backendOf(x, src);
+  const h = b.indexAdd(handleOn(x, b), outer, len, inner, handleOn(index, b), handleOn(src, b), index.shape[0]!, x.dtype);
   const y = fromHandle(h, x.shape, x.dtype, b);
   return record('indexAdd', y, [x, src], (g) => [g, indexSelect(g, a, index)]);
 }

@@ -9,7 +9,7 @@ import { record } from '../autograd.js';
 import { ShapeError, fmtShape } from '../errors.js';
 import { broadcastShapes, sizeOf, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { fromHandle, handleOn, requireFloat, sumToShape } from './util.js';
+import { backendOf, fromHandle, handleOn, requireFloat, sumToShape } from './util.js';
 
 /**
  * op(A)·op(B) over broadcast batch axes. A is [..., m, k] ([..., k, m] when transA), B is
@@ -30,7 +30,7 @@ export function mm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor
     // [..., m, k] @ [k, n]: fold the batch into the rows (one large product, and 2-D gradients).
     return mm(a.reshape([sizeOf(a.shape.slice(0, -1)), k]), b, false, transB).reshape([...a.shape.slice(0, -1), n]);
   }
-  const backend = a.backend;
+  const backend = backendOf(a, b);
   const batchShape = broadcastShapes('matmul', a.shape.slice(0, -2), b.shape.slice(0, -2));
   const batch = sizeOf(batchShape);
   // An operand whose batch is all of it is read in place; one with no batch is shared (stride 0);

@@ -8,7 +8,7 @@ import { checkForward, record } from '../autograd.js';
 import { ShapeError, fmtShape } from '../errors.js';
 import { assertValidShape, normalizeAxis, shapesEqual, sizeOf, broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { fromHandle, handleOn, sumToShape } from './util.js';
+import { backendOf, fromHandle, handleOn, sumToShape } from './util.js';
 
 /**
  * A new shape for the same data (one entry may be −1: inferred). Tensors are contiguous, so the
@@ -159,7 +159,7 @@ export function cat(xs: readonly Tensor[], axis = 0): Tensor {
   }
   const lens = parts.map((t) => t.shape[a]!);
   const outer = sizeOf(first.shape.slice(0, a)), inner = sizeOf(first.shape.slice(a + 1));
-  const backend = first.backend;
+  const backend = backendOf(...parts);
   const shape = first.shape.map((d, i) => (i === a ? lens.reduce((s, l) => s + l, 0) : d));
   const y = fromHandle(backend.concat(parts.map((t) => handleOn(t, backend)), outer, lens, inner, dtype), shape, dtype, backend);
   return record('cat', y, parts, (g) => {
