@@ -1,5 +1,5 @@
 /** Shape arithmetic shared by the ops: sizes, strides, axes and NumPy broadcasting. */
-import { ShapeError, fmtShape } from './errors.js';
+import { ArgumentError, ShapeError, describeValue, fmtShape } from './errors.js';
 
 export type Shape = readonly number[];
 
@@ -29,8 +29,8 @@ export function shapesEqual(a: Shape, b: Shape): boolean {
 /** Resolves a possibly negative axis against a rank; `-1` is the last axis. */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
   const r = Math.max(rank, 1);
-  if (!Number.isInteger(axis) || axis < -r || axis >= r) {
-    throw new ShapeError(op, `axis ${axis} is out of range for a tensor of rank ${rank}`);
+  if (typeof axis !== 'number' || !Number.isInteger(axis) || axis < -r || axis >= r) {
+    throw new ShapeError(op, `axis ${describeValue(axis)} is out of range for a tensor of rank ${rank}`);
   }
   return axis < 0 ? axis + r : axis;
 }
@@ -38,6 +38,7 @@ export function normalizeAxis(op: string, axis: number, rank: number): number {
 /** Resolves `axis` (a number, a list, or undefined for all axes) into sorted unique axes. */
 export function normalizeAxes(op: string, axis: number | readonly number[] | undefined, rank: number): number[] {
   if (axis === undefined) return Array.from({ length: rank }, (_, i) => i);
+  if (typeof axis !== 'number' && !Array.isArray(axis)) throw new ArgumentError(op, `axis must be a number or a list of numbers, got ${describeValue(axis)}`);
   const list = typeof axis === 'number' ? [axis] : axis;
   const out = [...new Set(list.map((a) => normalizeAxis(op, a, rank)))].sort((x, y) => x - y);
   if (out.length !== list.length) throw new ShapeError(op, `repeated axis in ${JSON.stringify(list)}`);
@@ -79,11 +80,35 @@ export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
   return out;
 }
 
-/** Checks that every entry is a non-negative integer. */
-export function assertValidShape(op: string, shape: Shape): void {
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new ShapeError(op, `invalid shape ${fmtShape(shape)}: sizes must be non-negative integers`);
+/**
+ * The most elements one tensor may hold: 2^30 (4 GiB as float32). Larger requests are refused up
+ * front with a ShapeError instead of failing deep inside an allocation or exhausting memory.
+ */
+export const MAX_ELEMENTS = 2 ** 30;
+
+/** Refuses a tensor of `n` elements over MAX_ELEMENTS, naming what it was for. */
+export function checkSize(op: string, n: number, what = 'the result'): void {
+  if (!(n <= MAX_ELEMENTS)) {
+    throw new ShapeError(op, `${what} would hold ${n} elements; a tensor holds at most 2^30 (${MAX_ELEMENTS}, 4 GiB as float32)`);
   }
+}
+
+/**
+ * Checks that `shape` is a list of non-negative integer sizes (−1, "inferred", where `allowInfer`)
+ * whose product is within MAX_ELEMENTS; returns it as a plain array.
+ */
+export function assertValidShape(op: string, shape: unknown, opts: { allowInfer?: boolean; what?: string } = {}): number[] {
+  const what = opts.what ?? 'shape';
+  if (!Array.isArray(shape)) throw new ArgumentError(op, `${what} must be an array of sizes, got ${describeValue(shape)}`);
+  let n = 1;
+  for (const d of shape as unknown[]) {
+    if (typeof d !== 'number' || !Number.isInteger(d) || (d < 0 && !(opts.allowInfer && d === -1))) {
+      throw new ShapeError(op, `invalid ${what} ${describeValue(shape)}: sizes must be non-negative integers${opts.allowInfer ? ' (or −1 for one inferred size)' : ''}`);
+    }
+    if (d >= 0) n *= d;
+  }
+  checkSize(op, n, `${what} ${fmtShape(shape as number[])}`);
+  return [...(shape as number[])];
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import type { Backend, DType, DataHandle } from './backend.js';
 import type { GradNode } from './autograd.js';
+import { ShapeError } from './errors.js';
 import { sizeOf, type Shape } from './shape.js';
 
 /** A nested array of numbers, as `toArray()` returns and `tensor()` accepts. */
@@ -82,7 +83,7 @@ export class Tensor {
 
   /** The value of a one-element tensor. */
   item(): number {
-    if (this.size !== 1) throw new Error(`item: tensor of shape [${this.shape.join(', ')}] has ${this.size} elements, expected 1`);
+    if (this.size !== 1) throw new ShapeError('item', `tensor of shape [${this.shape.join(', ')}] has ${this.size} elements, expected 1`);
     return this.backend.read(this.handle, 1, this.dtype)[0]!;
   }
 

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  AnomalyError, AutogradError, BackendError, DTypeError, IndexError, ShapeError, TensorError, add, arange, cat, conv1d, conv2d, convTranspose1d, convTranspose2d,
+  AnomalyError, ArgumentError, AutogradError, BackendError, MAX_ELEMENTS, DTypeError, IndexError, ShapeError, TensorError, add, arange, cat, conv1d, conv2d, convTranspose1d, convTranspose2d,
   gather, getBackend, indexAdd, indexSelect, listBackends, matmul, mm, ones, permute, reshape, scatterAdd, setBackend, stack, tensor, topk,
   zeros, type Tensor,
 } from '../src/index.js';
@@ -166,5 +166,46 @@ describe('error classes', () => {
     // A plain arange is fine; a zero step is a ShapeError from arange.
     expect(arange(3).toArray()).toEqual([0, 1, 2]);
     expectError(() => arange(0, 3, 0), ShapeError, 'arange', 'step');
+  });
+});
+
+describe('arguments are checked at the op boundary (issue 13)', () => {
+  const f = (shape: number[]) => zeros(shape);
+
+  it('sizes past the element limit are refused before anything is allocated', () => {
+    expectError(() => arange(0, 1, 1e-12), ShapeError, 'arange', '1000000000000 elements', '2^30');
+    expectError(() => zeros([1e6, 1e6]), ShapeError, 'full', '1000000000000 elements');
+    expectError(() => f([2]).pad([1e12, 0]), ShapeError, 'pad', 'padded shape');
+    expectError(() => tensor(Int32Array.from([0, 1, 2]), { shape: [3] }).oneHot(1e12), ShapeError, 'oneHot', 'classes');
+    expect(MAX_ELEMENTS).toBe(2 ** 30);
+  });
+
+  it('fractional, NaN and negative sizes', () => {
+    expectError(() => zeros([2, 1.5]), ShapeError, 'full', '[2, 1.5]');
+    expectError(() => zeros([NaN]), ShapeError, 'full', 'NaN');
+    expectError(() => f([6]).reshape([2, 2.5]), ShapeError, 'reshape');
+    expectError(() => f([4]).pad([1, -1]), ShapeError, 'pad');
+    expectError(() => f([3]).expand([-1, 3]), ShapeError, 'expand', 'new axis');
+    expectError(() => f([1, 1, 2, 2]).slice(0, 0, 1, 0), ShapeError, 'slice', 'step');
+  });
+
+  it('a transposed convolution with no output, 0-d inputs where an axis is needed', () => {
+    expectError(() => convTranspose2d(f([1, 1, 1, 1]), f([1, 1, 1, 1]), null, { padding: 1 }), ShapeError, 'convTranspose2d', 'output would be');
+    expectError(() => cat([tensor(1), tensor(2)], 0), ShapeError, 'cat', '0-d', 'stack');
+    expectError(() => gather(tensor(1), 0, tensor(Int32Array.from([0]), { shape: [] })), ShapeError, 'gather', '0-d');
+  });
+
+  it('values of the wrong JavaScript type are an ArgumentError naming what was given', () => {
+    expectError(() => zeros('3' as unknown as number[]), ArgumentError, 'full', "'3'");
+    expectError(() => f([2]).add(null as unknown as number), ArgumentError, 'add', 'null');
+    expectError(() => f([2]).mul('2' as unknown as number), ArgumentError, 'mul', "'2'");
+    expectError(() => f([2, 2]).matmul({} as unknown as Tensor), ArgumentError, 'matmul', 'an Object');
+    expectError(() => f([2, 2]).reshape(null as unknown as number[]), ArgumentError, 'reshape', 'null');
+    expectError(() => f([2, 2]).permute(undefined as unknown as number[]), ArgumentError, 'permute', 'undefined');
+    expectError(() => cat([f([2]), 'x' as unknown as Tensor]), ArgumentError, 'cat', 'tensor 1', "'x'");
+    expectError(() => f([2, 3]).gather(1, null as unknown as Tensor), ArgumentError, 'gather', 'indices');
+    expectError(() => conv2d(f([1, 1, 3, 3]), f([1, 1, 2, 2]), null, { stride: '2' as unknown as number }), ArgumentError, 'conv2d', 'stride');
+    expectError(() => f([2]).sum('0' as unknown as number), ArgumentError, 'sum', 'axis');
+    expectError(() => tensor(undefined as unknown as number[]), ArgumentError, 'tensor', 'undefined');
   });
 });

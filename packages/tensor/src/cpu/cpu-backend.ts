@@ -7,7 +7,7 @@
  * uses it to take finite differences without float32 rounding.
  */
 import type { Backend, BinaryOp, ConvGeometry, DType, DataHandle, HostArray, MatmulSpec, ReduceOp, UnaryOp } from '../backend.js';
-import { IndexError } from '../errors.js';
+import { BackendError, IndexError } from '../errors.js';
 import { broadcastStrides, collapseDims, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { gemmRows } from './gemm.js';
 import { GEMM_SIMD_WASM, createGemmSimdKernel, type GemmSimdKernel } from './gemm-simd.js';
@@ -129,7 +129,13 @@ export class CpuBackend implements Backend {
   private allocated = 0;
 
   private alloc(size: number, dtype: DType): Arr {
-    const a = dtype === 'int32' ? new Int32Array(size) : new this.F(size);
+    let a: Arr;
+    try {
+      a = dtype === 'int32' ? new Int32Array(size) : new this.F(size);
+    } catch (e) {
+      // Within MAX_ELEMENTS the ops have already checked; what fails here is the machine's memory.
+      throw new BackendError('cpu', `cannot allocate ${size} ${dtype} elements (${((size * (dtype === 'int32' ? 4 : this.F.BYTES_PER_ELEMENT)) / 2 ** 30).toFixed(2)} GiB): ${(e as Error).message}`);
+    }
     this.allocated += a.byteLength;
     return a;
   }

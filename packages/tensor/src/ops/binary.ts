@@ -5,9 +5,10 @@
  */
 import type { BinaryOp, DType } from '../backend.js';
 import { checkForward, record } from '../autograd.js';
+import { ArgumentError, describeValue } from '../errors.js';
 import { broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { backendOf, fromHandle, handleOn, sumToShape, toTensorPair, type TensorLike } from './util.js';
+import { backendOf, fromHandle, handleOn, requireTensor, sumToShape, toTensorPair, type TensorLike } from './util.js';
 
 /** Aligns dtypes (int32 with float32 → float32) and runs the primitive. */
 function forward(op: BinaryOp, a: Tensor, b: Tensor, forceFloat = false): Tensor {
@@ -29,7 +30,7 @@ type Partial = (g: Tensor, a: Tensor, b: Tensor, z: Tensor) => Tensor;
  * fixed τ), and its gradient would cost a full pass over g and a reduction, then be thrown away.
  */
 function binary(op: BinaryOp, x: TensorLike, y: TensorLike, da: Partial, db: Partial, forceFloat = false): Tensor {
-  const [a, b] = toTensorPair(x, y);
+  const [a, b] = toTensorPair(x, y, op);
   const z = forward(op, a, b, forceFloat);
   return record(op, z, [a, b], (g) => [
     a.requiresGrad ? sumToShape(da(g, a, b, z), a.shape) : null,
@@ -67,7 +68,7 @@ export const minimum = (a: TensorLike, b: TensorLike) =>
 
 /** Comparisons give int32 0/1 tensors and carry no gradient. */
 function compare(op: BinaryOp, x: TensorLike, y: TensorLike): Tensor {
-  const [a, b] = toTensorPair(x, y);
+  const [a, b] = toTensorPair(x, y, op);
   return checkForward(op, forward(op, a, b), [a, b]);
 }
 export const eq = (a: TensorLike, b: TensorLike) => compare('eq', a, b);
@@ -82,7 +83,8 @@ export const ge = (a: TensorLike, b: TensorLike) => compare('ge', a, b);
  * ∂/∂a = cond, ∂/∂b = 1 − cond.
  */
 export function where(cond: Tensor, x: TensorLike, y: TensorLike): Tensor {
-  let [a, b] = toTensorPair(x, y);
+  requireTensor('where', cond, 'the condition');
+  let [a, b] = toTensorPair(x, y, 'where');
   const dtype: DType = a.dtype === b.dtype ? a.dtype : 'float32';
   if (a.dtype !== dtype) a = a.float();
   if (b.dtype !== dtype) b = b.float();
@@ -101,6 +103,9 @@ export function where(cond: Tensor, x: TensorLike, y: TensorLike): Tensor {
 
 /** Limits values to [min, max] (either bound may be omitted). ∂ = 1 inside the range, 0 outside. */
 export function clamp(x: Tensor, min?: number, max?: number): Tensor {
+  for (const [name, v] of [['min', min], ['max', max]] as const) {
+    if (v !== undefined && typeof v !== 'number') throw new ArgumentError('clamp', `${name} must be a number or undefined, got ${describeValue(v)}`);
+  }
   const backend = x.backend;
   let h = x.handle;
   if (min !== undefined) h = backend.binary('maximum', h, x.shape, backend.fromArray([min], x.dtype), [], x.shape, x.dtype);

@@ -12,10 +12,10 @@
  */
 import type { ConvGeometry } from '../backend.js';
 import { record } from '../autograd.js';
-import { DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError, describeValue, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { mm } from './matmul.js';
-import { fromHandle, requireFloat } from './util.js';
+import { fromHandle, requireFloat, requireTensor } from './util.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -29,8 +29,23 @@ export interface ConvTranspose2dOptions extends Conv2dOptions {
   outputPadding?: number | [number, number];
 }
 
-const pair = (v: number | [number, number] | undefined, dflt: number): [number, number] =>
-  v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : v;
+/** An option given as one number or a [height, width] pair, checked: integers ≥ `min`. */
+function pair(op: string, name: string, v: number | [number, number] | undefined, dflt: number, min: number): [number, number] {
+  const p: unknown[] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : Array.isArray(v) && v.length === 2 ? v : [v];
+  if (!p.every((e) => typeof e === 'number')) throw new ArgumentError(op, `${name} must be an integer ≥ ${min} or a pair of them, got ${describeValue(v)}`);
+  if (!p.every((e) => Number.isInteger(e) && (e as number) >= min)) throw new ShapeError(op, `${name} must be an integer ≥ ${min} or a pair of them, got ${describeValue(v)}`);
+  return p as [number, number];
+}
+
+/** conv options: an object (or nothing); the bias: a Tensor, null or nothing. */
+function checkArgs(op: string, bias: unknown, opts: unknown): void {
+  if (opts === null || typeof opts !== 'object') throw new ArgumentError(op, `options must be an object, got ${describeValue(opts)}`);
+  if (bias !== undefined && bias !== null) requireTensor(op, bias, 'bias');
+  const groups = (opts as { groups?: unknown }).groups;
+  if (groups !== undefined && (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1)) {
+    throw new ArgumentError(op, `groups must be a positive integer, got ${describeValue(groups)}`);
+  }
+}
 
 /** im2col as a differentiable op: ∂ = col2im. */
 export function im2col(x: Tensor, g: ConvGeometry): Tensor {
@@ -45,9 +60,9 @@ export function col2im(cols: Tensor, g: ConvGeometry): Tensor {
 }
 
 function geometry(op: string, x: readonly number[], kh: number, kw: number, o: Conv2dOptions, oh: number, ow: number): ConvGeometry {
-  const [strideH, strideW] = pair(o.stride, 1);
-  const [padH, padW] = pair(o.padding, 0);
-  const [dilationH, dilationW] = pair(o.dilation, 1);
+  const [strideH, strideW] = pair(op, 'stride', o.stride, 1, 1);
+  const [padH, padW] = pair(op, 'padding', o.padding, 0, 0);
+  const [dilationH, dilationW] = pair(op, 'dilation', o.dilation, 1, 1);
   if (oh <= 0 || ow <= 0) {
     throw new ShapeError(op, `input ${fmtShape(x)} is too small for a ${kh}×${kw} kernel (stride ${strideH}×${strideW}, padding ${padH}×${padW}, dilation ${dilationH}×${dilationW}): output would be ${oh}×${ow}`);
   }
@@ -64,6 +79,7 @@ function checkGroups(op: string, cin: number, cout: number, groups: number): voi
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   requireFloat('conv2d', x);
   requireFloat('conv2d', weight);
+  checkArgs('conv2d', bias, opts);
   if (x.ndim !== 4 || weight.ndim !== 4) {
     throw new ShapeError('conv2d', `expects x [N, C, H, W] and weight [O, C/groups, kh, kw], got ${fmtShape(x.shape)} and ${fmtShape(weight.shape)}`);
   }
@@ -74,7 +90,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   if (Cg * groups !== C) {
     throw new ShapeError('conv2d', `weight ${fmtShape(weight.shape)} expects ${Cg * groups} input channels, x ${fmtShape(x.shape)} has ${C}`);
   }
-  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0), [dh, dw] = pair(opts.dilation, 1);
+  const [sh, sw] = pair('conv2d', 'stride', opts.stride, 1, 1), [ph, pw] = pair('conv2d', 'padding', opts.padding, 0, 0), [dh, dw] = pair('conv2d', 'dilation', opts.dilation, 1, 1);
   const oh = Math.floor((H + 2 * ph - dh * (kh - 1) - 1) / sh) + 1;
   const ow = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
   const g = geometry('conv2d', x.shape, kh, kw, opts, oh, ow);
@@ -98,6 +114,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
 export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
   requireFloat('convTranspose2d', x);
   requireFloat('convTranspose2d', weight);
+  checkArgs('convTranspose2d', bias, opts);
   if (x.ndim !== 4 || weight.ndim !== 4) {
     throw new ShapeError('convTranspose2d', `expects x [N, Cin, H, W] and weight [Cin, Cout/groups, kh, kw], got ${fmtShape(x.shape)} and ${fmtShape(weight.shape)}`);
   }
@@ -109,13 +126,17 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   }
   const Cout = Cg * groups;
   checkGroups('convTranspose2d', Cin, Cout, groups);
-  const [sh, sw] = pair(opts.stride, 1), [ph, pw] = pair(opts.padding, 0), [dh, dw] = pair(opts.dilation, 1);
-  const [oph, opw] = pair(opts.outputPadding, 0);
+  const op = 'convTranspose2d';
+  const [sh, sw] = pair(op, 'stride', opts.stride, 1, 1), [ph, pw] = pair(op, 'padding', opts.padding, 0, 0), [dh, dw] = pair(op, 'dilation', opts.dilation, 1, 1);
+  const [oph, opw] = pair(op, 'outputPadding', opts.outputPadding, 0, 0);
   if (oph >= Math.max(sh, dh) || opw >= Math.max(sw, dw)) {
     throw new ShapeError('convTranspose2d', `outputPadding ${oph}×${opw} must be smaller than the stride or the dilation`);
   }
   const OH = (H - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1;
   const OW = (W - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1;
+  if (OH <= 0 || OW <= 0) {
+    throw new ShapeError('convTranspose2d', `padding ${ph}×${pw} leaves no output for input ${fmtShape(x.shape)} and a ${kh}×${kw} kernel (stride ${sh}×${sw}, dilation ${dh}×${dw}): output would be ${OH}×${OW}`);
+  }
   // The geometry of the forward conv whose input gradient this is: output size OH×OW, "its" output H×W.
   const g = geometry('convTranspose2d', [N, Cout, OH, OW], kh, kw, opts, H, W);
   const xf = x.permute([1, 0, 2, 3]).reshape([Cin, N * H * W]);
@@ -147,6 +168,9 @@ export interface Conv1dOptions {
 
 /** 1-D convolution: x [N, C, L], weight [O, C/groups, k]; a conv2d of height 1. */
 export function conv1d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv1dOptions = {}): Tensor {
+  requireFloat('conv1d', x);
+  requireFloat('conv1d', weight);
+  checkArgs('conv1d', bias, opts);
   if (x.ndim !== 3 || weight.ndim !== 3) {
     throw new ShapeError('conv1d', `expects x [N, C, L] and weight [O, C/groups, k], got ${fmtShape(x.shape)} and ${fmtShape(weight.shape)}`);
   }
@@ -161,6 +185,9 @@ export function conv1d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
 
 /** 1-D transposed convolution: x [N, Cin, L], weight [Cin, Cout/groups, k]. */
 export function convTranspose1d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Conv1dOptions & { outputPadding?: number } = {}): Tensor {
+  requireFloat('convTranspose1d', x);
+  requireFloat('convTranspose1d', weight);
+  checkArgs('convTranspose1d', bias, opts);
   if (x.ndim !== 3 || weight.ndim !== 3) {
     throw new ShapeError('convTranspose1d', `expects x [N, Cin, L] and weight [Cin, Cout/groups, k], got ${fmtShape(x.shape)} and ${fmtShape(weight.shape)}`);
   }

@@ -5,10 +5,16 @@
  */
 import type { DType } from '../backend.js';
 import { checkForward, record } from '../autograd.js';
-import { IndexError, ShapeError, fmtShape } from '../errors.js';
-import { normalizeAxis, sizeOf } from '../shape.js';
+import { ArgumentError, IndexError, ShapeError, describeValue, fmtShape } from '../errors.js';
+import { checkSize, normalizeAxis, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { backendOf, fromHandle, handleOn, requireInt } from './util.js';
+import { backendOf, fromHandle, handleOn, requireInt, requireTensor } from './util.js';
+
+/** The indexing ops work along an axis: a 0-d tensor has none. */
+function requireAxes(op: string, x: Tensor): void {
+  requireTensor(op, x);
+  if (x.ndim === 0) throw new ShapeError(op, 'a 0-d tensor has no axis to index along; unsqueeze it first');
+}
 
 /** [outer, len, inner] around `axis`. */
 function around(shape: readonly number[], axis: number): [number, number, number] {
@@ -26,6 +32,7 @@ function checkSameOutside(op: string, a: readonly number[], b: readonly number[]
  * along `axis`. ∂: the gradient is added back where it was read (scatterAdd).
  */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
+  requireAxes('gather', x);
   requireInt('gather', index);
   const a = normalizeAxis('gather', axis, x.ndim);
   checkSameOutside('gather', x.shape, index.shape, a, 'index of shape');
@@ -40,7 +47,9 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
  * ∂x = g; ∂src = gather(g, index).
  */
 export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor): Tensor {
+  requireAxes('scatterAdd', x);
   requireInt('scatterAdd', index);
+  requireTensor('scatterAdd', src, 'src');
   const a = normalizeAxis('scatterAdd', axis, x.ndim);
   checkSameOutside('scatterAdd', x.shape, index.shape, a, 'index of shape');
   if (src.shape.length !== index.shape.length || src.shape.some((d, i) => d !== index.shape[i])) {
@@ -55,6 +64,7 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
 
 /** torch.index_select: the entries `index` (1-D int32) along `axis`. ∂: indexAdd of the gradient. */
 export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
+  requireAxes('indexSelect', x);
   requireInt('indexSelect', index);
   if (index.ndim !== 1) throw new ShapeError('indexSelect', `index must be 1-D, got ${fmtShape(index.shape)}`);
   const a = normalizeAxis('indexSelect', axis, x.ndim);
@@ -67,7 +77,9 @@ export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
 
 /** torch.index_add: a copy of x with src's j-th slice along `axis` added at index[j]. */
 export function indexAdd(x: Tensor, axis: number, index: Tensor, src: Tensor): Tensor {
+  requireAxes('indexAdd', x);
   requireInt('indexAdd', index);
+  requireTensor('indexAdd', src, 'src');
   const a = normalizeAxis('indexAdd', axis, x.ndim);
   if (index.ndim !== 1) throw new ShapeError('indexAdd', `index must be 1-D, got ${fmtShape(index.shape)}`);
   checkSameOutside('indexAdd', x.shape, src.shape, a, 'src of shape');
@@ -88,8 +100,8 @@ export function indexAdd(x: Tensor, axis: number, index: Tensor, src: Tensor): T
 export function topk(x: Tensor, k: number, axis = -1, largest = true): { values: Tensor; indices: Tensor } {
   const a = normalizeAxis('topk', axis, x.ndim);
   const n = x.ndim === 0 ? 1 : x.shape[a]!;
-  if (!Number.isInteger(k) || k < 0 || k > n) {
-    throw new IndexError('topk', `k = ${k} is out of range for an axis of size ${n} (shape ${fmtShape(x.shape)})`);
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k > n) {
+    throw new IndexError('topk', `k = ${describeValue(k)} is out of range for an axis of size ${n} (shape ${fmtShape(x.shape)})`);
   }
   // The backend works on rows; bring the axis last.
   const last = x.ndim - 1;
@@ -113,6 +125,10 @@ export function topk(x: Tensor, k: number, axis = -1, largest = true): { values:
 /** One-hot rows: out[..., c] = 1 where indices[...] = c. int32 by default, as in PyTorch. */
 export function oneHot(indices: Tensor, numClasses: number, dtype: DType = 'int32'): Tensor {
   requireInt('oneHot', indices);
+  if (typeof numClasses !== 'number' || !Number.isInteger(numClasses) || numClasses < 0) {
+    throw new ArgumentError('oneHot', `numClasses must be a non-negative integer, got ${describeValue(numClasses)}`);
+  }
+  checkSize('oneHot', indices.size * numClasses, `${indices.size} rows of ${numClasses} classes`);
   const b = indices.backend;
   const flat = b.read(indices.handle, indices.size, 'int32');
   const out = new Int32Array(indices.size * numClasses);

@@ -52,6 +52,8 @@ export function mm(a: Tensor, b: Tensor, transA = false, transB = false): Tensor
 
 /** torch.matmul: vector·vector, matrix·vector, batched matrix products with broadcasting. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  requireFloat('matmul', a);
+  requireFloat('matmul', b);
   if (a.ndim === 0 || b.ndim === 0) throw new ShapeError('matmul', `scalars cannot be multiplied as matrices (${fmtShape(a.shape)} @ ${fmtShape(b.shape)}); use mul`);
   const a2 = a.ndim === 1 ? a.reshape([1, a.shape[0]!]) : a;
   const b2 = b.ndim === 1 ? b.reshape([b.shape[0]!, 1]) : b;

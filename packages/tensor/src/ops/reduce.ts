@@ -4,7 +4,7 @@
  */
 import type { ReduceOp } from '../backend.js';
 import { checkForward, noGrad, record } from '../autograd.js';
-import { IndexError } from '../errors.js';
+import { ArgumentError, IndexError, describeValue } from '../errors.js';
 import { normalizeAxes, normalizeAxis, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { where } from './binary.js';
@@ -86,6 +86,10 @@ export const argmin = (x: Tensor, axis?: number, keepdim = false) => argExtreme(
  */
 export function variance(x: Tensor, axis?: Axes, opts: { correction?: number; keepdim?: boolean } = {}): Tensor {
   requireFloat('var', x);
+  if (opts === null || typeof opts !== 'object') throw new ArgumentError('var', `options must be an object, got ${describeValue(opts)}`);
+  if (opts.correction !== undefined && (typeof opts.correction !== 'number' || !(opts.correction >= 0))) {
+    throw new ArgumentError('var', `correction must be a non-negative number, got ${describeValue(opts.correction)}`);
+  }
   const axes = normalizeAxes('var', axis, x.ndim);
   const count = axes.reduce((n, a) => n * x.shape[a]!, 1);
   const d = x.sub(x.mean(axes, true));

@@ -5,16 +5,17 @@
  */
 import type { DType } from '../backend.js';
 import { checkForward, record } from '../autograd.js';
-import { ShapeError, fmtShape } from '../errors.js';
+import { ArgumentError, ShapeError, describeValue, fmtShape } from '../errors.js';
 import { assertValidShape, normalizeAxis, shapesEqual, sizeOf, broadcastShapes } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { backendOf, fromHandle, handleOn, sumToShape } from './util.js';
+import { backendOf, checkInt, fromHandle, handleOn, requireTensor, sumToShape } from './util.js';
 
 /**
  * A new shape for the same data (one entry may be −1: inferred). Tensors are contiguous, so the
  * result shares the data; the gradient is reshaped back.
  */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  shape = assertValidShape('reshape', shape, { allowInfer: true });
   const free = shape.indexOf(-1);
   let target = [...shape];
   if (free >= 0) {
@@ -56,6 +57,7 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 
 /** Reorders axes: output axis i is input axis perm[i]. The gradient applies the inverse order. */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  if (!Array.isArray(perm as unknown)) throw new ArgumentError('permute', `perm must be an array of axes, got ${describeValue(perm)}`);
   const p = perm.map((a) => normalizeAxis('permute', a, x.ndim));
   if (p.length !== x.ndim || new Set(p).size !== p.length) {
     throw new ShapeError('permute', `${JSON.stringify(perm)} is not a permutation of the ${x.ndim} axes of ${fmtShape(x.shape)}`);
@@ -79,6 +81,7 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
 
 /** Broadcasts to `shape` (materialized). The gradient sums over the repeated axes. */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  shape = assertValidShape('broadcastTo', shape);
   const target = broadcastShapes('broadcastTo', x.shape, shape);
   if (!shapesEqual(target, shape)) {
     throw new ShapeError('broadcastTo', `cannot broadcast ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
@@ -90,7 +93,11 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
 
 /** torch.Tensor.expand: like broadcastTo, where −1 keeps an axis's size. */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  shape = assertValidShape('expand', shape, { allowInfer: true });
   const lead = shape.length - x.ndim;
+  if (lead < 0) throw new ShapeError('expand', `cannot expand ${fmtShape(x.shape)} to the fewer axes of ${fmtShape(shape)}`);
+  const bad = shape.findIndex((d, i) => d === -1 && i < lead);
+  if (bad >= 0) throw new ShapeError('expand', `−1 at axis ${bad} of ${fmtShape(shape)} is a new axis: it has no size to keep`);
   return broadcastTo(x, shape.map((d, i) => (d === -1 ? x.shape[i - lead]! : d)));
 }
 
@@ -101,7 +108,9 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 export function slice(x: Tensor, axis: number, start = 0, end?: number, step = 1): Tensor {
   const a = normalizeAxis('slice', axis, x.ndim);
   const n = x.shape[a]!;
-  if (!Number.isInteger(step) || step < 1) throw new ShapeError('slice', `step must be a positive integer, got ${step}`);
+  checkInt('slice', step, 'step', 1);
+  checkInt('slice', start, 'start');
+  if (end !== undefined) checkInt('slice', end, 'end');
   const clip = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
   const s = clip(start), e = clip(end ?? n);
   const len = e > s ? Math.ceil((e - s) / step) : 0;
@@ -132,6 +141,8 @@ export function stridedSlice(x: Tensor, begin: readonly number[], steps: readonl
  * e.g. [left, right, top, bottom]. Negative pads are not supported.
  */
 export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
+  if (!Array.isArray(pads as unknown)) throw new ArgumentError('pad', `pads must be an array of (before, after) pairs, got ${describeValue(pads)}`);
+  if (typeof value !== 'number') throw new ArgumentError('pad', `the fill value must be a number, got ${describeValue(value)}`);
   if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim || pads.some((p) => !Number.isInteger(p) || p < 0)) {
     throw new ShapeError('pad', `pads ${JSON.stringify(pads)} must be non-negative (before, after) pairs for at most ${x.ndim} axes`);
   }
@@ -142,13 +153,17 @@ export function pad(x: Tensor, pads: readonly number[], value = 0): Tensor {
     begin[axis] = pads[2 * i]!;
     shape[axis] = x.shape[axis]! + pads[2 * i]! + pads[2 * i + 1]!;
   }
+  assertValidShape('pad', shape, { what: 'the padded shape' });
   return sliceScatter(x, shape, begin, x.shape.map(() => 1), value);
 }
 
 /** Joins tensors along an existing axis. The gradient is cut back into the pieces. */
 export function cat(xs: readonly Tensor[], axis = 0): Tensor {
+  if (!Array.isArray(xs as unknown)) throw new ArgumentError('cat', `expects an array of tensors, got ${describeValue(xs)}`);
+  xs.forEach((t, i) => requireTensor('cat', t, `tensor ${i}`));
   if (xs.length === 0) throw new ShapeError('cat', 'needs at least one tensor');
   const first = xs[0]!;
+  if (xs.some((t) => t.ndim === 0)) throw new ShapeError('cat', `cannot join 0-d tensors (${xs.map((u) => fmtShape(u.shape)).join(', ')}); use stack`);
   const a = normalizeAxis('cat', axis, first.ndim);
   const dtype: DType = xs.every((t) => t.dtype === first.dtype) ? first.dtype : 'float32';
   const parts = xs.map((t) => (t.dtype === dtype ? t : t.float()));
@@ -174,6 +189,8 @@ export function cat(xs: readonly Tensor[], axis = 0): Tensor {
 
 /** Joins tensors of one shape along a new axis. */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
+  if (!Array.isArray(xs as unknown)) throw new ArgumentError('stack', `expects an array of tensors, got ${describeValue(xs)}`);
+  xs.forEach((t, i) => requireTensor('stack', t, `tensor ${i}`));
   if (xs.length === 0) throw new ShapeError('stack', 'needs at least one tensor');
   const a = normalizeAxis('stack', axis, xs[0]!.ndim + 1);
   for (const t of xs) {

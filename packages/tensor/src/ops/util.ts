@@ -1,7 +1,7 @@
 /** Helpers shared by the op files: wrapping numbers, moving data between backends, unbroadcasting. */
 import type { Backend, DType, DataHandle } from '../backend.js';
 import { getBackend } from '../backend.js';
-import { DTypeError, fmtShape } from '../errors.js';
+import { ArgumentError, DTypeError, ShapeError, describeValue, fmtShape } from '../errors.js';
 import { shapesEqual, type Shape } from '../shape.js';
 import { Tensor } from '../tensor.js';
 
@@ -18,9 +18,26 @@ export function handleOn(t: Tensor, backend: Backend): DataHandle {
   return backend.fromArray(t.backend.read(t.handle, t.size, t.dtype), t.dtype);
 }
 
+/** Refuses anything but a Tensor where an op needs one (an ArgumentError naming `what`). */
+export function requireTensor(op: string, x: unknown, what = 'input'): asserts x is Tensor {
+  if (!(x instanceof Tensor)) throw new ArgumentError(op, `${what} must be a Tensor, got ${describeValue(x)}`);
+}
+
+/**
+ * An integer argument in [min, max]: anything but a number is an ArgumentError, a number that is
+ * not such an integer a ShapeError, each naming `what`.
+ */
+export function checkInt(op: string, v: unknown, what: string, min = -Infinity, max = Infinity): number {
+  const range = max < Infinity ? ` in [${min}, ${max}]` : min > -Infinity ? ` ≥ ${min}` : '';
+  if (typeof v !== 'number') throw new ArgumentError(op, `${what} must be an integer${range}, got ${describeValue(v)}`);
+  if (!Number.isInteger(v) || v < min || v > max) throw new ShapeError(op, `${what} must be an integer${range}, got ${v}`);
+  return v;
+}
+
 /** A number becomes a scalar tensor on `like`'s backend (float32 unless it and `like` are integers). */
-export function toTensor(x: TensorLike, like?: Tensor): Tensor {
+export function toTensor(x: TensorLike, like?: Tensor, op = 'tensor'): Tensor {
   if (x instanceof Tensor) return x;
+  if (typeof x !== 'number') throw new ArgumentError(op, `expected a Tensor or a number, got ${describeValue(x)}`);
   const backend = like?.backend ?? getBackend();
   const dtype: DType = like?.dtype === 'int32' && Number.isInteger(x) ? 'int32' : 'float32';
   return fromHandle(backend.fromArray([x], dtype), [], dtype, backend);
@@ -42,12 +59,14 @@ export function backendOf(...xs: TensorLike[]): Backend {
 }
 
 export function requireFloat(op: string, t: Tensor): void {
+  requireTensor(op, t);
   if (t.dtype !== 'float32') {
     throw new DTypeError(op, `expected a float32 tensor, got ${t.dtype} of shape ${fmtShape(t.shape)}; convert with .float()`);
   }
 }
 
 export function requireInt(op: string, t: Tensor, what = 'indices'): void {
+  requireTensor(op, t, what);
   if (t.dtype !== 'int32') {
     throw new DTypeError(op, `${what} must be int32, got ${t.dtype} of shape ${fmtShape(t.shape)}`);
   }
@@ -68,7 +87,7 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
 }
 
 /** Two operands of a binary op as tensors; a number takes the other operand's backend and dtype. */
-export function toTensorPair(x: TensorLike, y: TensorLike): [Tensor, Tensor] {
-  const a = toTensor(x, y instanceof Tensor ? y : undefined);
-  return [a, toTensor(y, a)];
+export function toTensorPair(x: TensorLike, y: TensorLike, op = 'tensor'): [Tensor, Tensor] {
+  const a = toTensor(x, y instanceof Tensor ? y : undefined, op);
+  return [a, toTensor(y, a, op)];
 }
