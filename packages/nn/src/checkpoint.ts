@@ -13,14 +13,16 @@
  *                             those passed in `rng`, e.g. the data sampler's)
  *
  * Files are written atomically: to a temporary file beside the target, flushed to disk, then
- * renamed over it, so a crash leaves either the old checkpoint or the new one, never half of one.
- * Loading validates the file (see safetensors.ts) and the fit to the model and optimizer, and
- * raises a CheckpointError naming the file and the tensor. Uses node:fs (Node only); the
- * serialization itself (safetensors.ts) is pure.
+ * renamed over it, so a crash leaves either the old checkpoint or the new one, never half of one
+ * (and a stray temporary file, which `removeStaleTempFiles` clears at the next start).
+ * Loading validates the file (see safetensors.ts), that every float holds a finite value, and
+ * the fit to the model and optimizer, and raises a CheckpointError naming the file and the
+ * tensor. A checkpoint holding NaN or ±Inf is never written: it could not be resumed. Uses
+ * node:fs (Node only); the serialization itself (safetensors.ts) is pure.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Tensor, type Generator } from '@simplex-vq/tensor';
 import { CheckpointError, StateDictError } from './errors.js';
 import type { Module, StateDict } from './module.js';
@@ -72,7 +74,26 @@ export interface CheckpointTargets {
 const toJsonState = (g: Generator): GeneratorState => g.getState().map((v) => (Number.isNaN(v) ? null : v));
 const fromJsonState = (s: GeneratorState): number[] => s.map((v) => (v === null ? NaN : v));
 
-/** The bytes of a checkpoint (what saveCheckpoint writes). `file` names it in errors. */
+/** The first element of a float tensor that is NaN or ±Inf, as a phrase; null when all are finite. */
+function nonFinite(t: Tensor): string | null {
+  if (t.dtype !== 'float32') return null;
+  const data = t.data();
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) return `holds ${data[i]} at element ${i} of ${data.length}${t.shape.length > 1 ? ` (index [${unravel(i, t.shape).join(', ')}])` : ''}`;
+  }
+  return null;
+}
+
+const unravel = (i: number, shape: readonly number[]): number[] => {
+  const out: number[] = [];
+  for (let d = shape.length - 1; d >= 0; d--) {
+    out.unshift(i % shape[d]!);
+    i = Math.floor(i / shape[d]!);
+  }
+  return out;
+};
+
+/** The bytes of a checkpoint (what saveCheckpoint writes). `file` names it in errors; a tensor holding NaN or ±Inf is refused. */
 export function serializeCheckpoint(c: CheckpointContents, file = '<checkpoint>'): Uint8Array {
   const tensors: Record<string, Tensor> = {};
   for (const [k, t] of Object.entries(c.model.stateDict())) {
@@ -109,6 +130,10 @@ export function serializeCheckpoint(c: CheckpointContents, file = '<checkpoint>'
     extra: Object.fromEntries(Object.entries(c.rng ?? {}).map(([n, g]) => [n, toJsonState(g)])),
   };
   metadata.rng = JSON.stringify(rng);
+  for (const [name, t] of Object.entries(tensors)) {
+    const bad = nonFinite(t);
+    if (bad) throw new CheckpointError(file, name, `${bad}; a checkpoint is never written with a value that is not finite`);
+  }
   return serializeSafetensors(tensors, metadata);
 }
 
@@ -158,6 +183,46 @@ export function writeFileAtomic(path: string, data: Uint8Array): void {
   }
 }
 
+/** `<name>.tmp-<pid>-<hex>`: a temporary file of writeFileAtomic, and the process that wrote it. */
+const TEMP_FILE = /\.tmp-(\d+)-[0-9a-f]+$/;
+
+/**
+ * Removes the temporary files that writes interrupted by a crash left in `dir` (those of this
+ * process, whose writes are synchronous and so finished, and of processes no longer running; a
+ * running process's are left alone). Returns the names removed.
+ */
+export function removeStaleTempFiles(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_FILE.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && isRunning(pid)) continue;
+    try {
+      unlinkSync(join(dir, name));
+      removed.push(name);
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+  return removed;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
+  }
+}
+
 /** Parses checkpoint bytes; with targets, restores them (see loadCheckpoint). */
 export function parseCheckpoint(bytes: Uint8Array, file = '<checkpoint>', targets: CheckpointTargets = {}): LoadedCheckpoint {
   const { tensors, metadata } = parseSafetensors(bytes, file);
@@ -179,6 +244,8 @@ export function parseCheckpoint(bytes: Uint8Array, file = '<checkpoint>', target
   const modelState: StateDict = {};
   const optTensors: Array<[string, Tensor]> = [];
   for (const [k, t] of Object.entries(tensors)) {
+    const bad = nonFinite(t);
+    if (bad) fail(bad, k);
     if (k.startsWith(OPT_PREFIX)) optTensors.push([k, t]);
     else modelState[k] = t;
   }
@@ -217,7 +284,7 @@ export function parseCheckpoint(bytes: Uint8Array, file = '<checkpoint>', target
     rng: { model: rngOf(rngJson.model), extra: rngOf(rngJson.extra) },
     metadata,
   };
-  restore(loaded, targets, file);
+  restoreCheckpoint(loaded, targets, file);
   return loaded;
 }
 
@@ -238,7 +305,11 @@ export function loadCheckpoint(path: string, targets: CheckpointTargets = {}): L
   return parseCheckpoint(bytes, path, targets);
 }
 
-function restore(loaded: LoadedCheckpoint, targets: CheckpointTargets, file: string): void {
+/**
+ * Restores what a parsed checkpoint holds into `targets` (see loadCheckpoint), e.g. after the
+ * caller has checked its config and step against the run's other files.
+ */
+export function restoreCheckpoint(loaded: LoadedCheckpoint, targets: CheckpointTargets, file = '<checkpoint>'): void {
   function fail(message: string, tensor?: string): never {
     throw new CheckpointError(file, tensor, message);
   }

@@ -59,6 +59,8 @@ export {
   CHECKPOINT_FORMAT,
   loadCheckpoint,
   parseCheckpoint,
+  removeStaleTempFiles,
+  restoreCheckpoint,
   saveCheckpoint,
   serializeCheckpoint,
   writeFileAtomic,

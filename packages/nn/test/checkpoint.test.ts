@@ -26,6 +26,7 @@ import {
   crossEntropy,
   loadCheckpoint,
   parseSafetensors,
+  removeStaleTempFiles,
   saveCheckpoint,
   warmupCosine,
 } from '../src/index.js';
@@ -288,6 +289,95 @@ describe('loading files that do not fit', () => {
     const after = r.optimizer.stateDict();
     expect(bits(after.state[0]!.expAvg as Tensor)).toEqual(bits(before.state[0]!.expAvg as Tensor));
     expect(after.paramGroups).toEqual(before.paramGroups);
+  });
+});
+
+describe('checkpoints that no run could have written', () => {
+  const path = join(dir, 'sane.safetensors');
+  const base = newRun(14);
+  train(base, 0, 2);
+  saveCheckpoint(path, { model: base.model, optimizer: base.optimizer, scheduler: base.scheduler, step: 2 });
+  const bytes = readFileSync(path);
+  const headerLength = bytes.readUInt32LE(0);
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+  /** The file with element `i` of tensor `name` set to `v` (as float32). */
+  const withValue = (name: string, i: number, v: number) => {
+    const b = Buffer.from(bytes);
+    b.writeFloatLE(v, 8 + headerLength + header[name]!.data_offsets[0] + 4 * i);
+    return b;
+  };
+  /** The file with its header JSON edited (same length, padded with spaces). */
+  const withHeader = (edit: (h: string) => string) => {
+    const text = edit(bytes.subarray(8, 8 + headerLength).toString('utf8'));
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(headerLength);
+    return Buffer.concat([bytes.subarray(0, 8), Buffer.from(text.padEnd(headerLength, ' ')), bytes.subarray(8 + headerLength)]);
+  };
+  const refusal = (b: Uint8Array, name: string) => {
+    const file = join(dir, name);
+    writeFileSync(file, b);
+    const r = newRun(15);
+    const before = { weights: bits(r.model.body.at(0).parameters()[0]!), opt: JSON.stringify(r.optimizer.stateDict().paramGroups) };
+    let err: CheckpointError | undefined;
+    try {
+      loadCheckpoint(file, { model: r.model, optimizer: r.optimizer, scheduler: r.scheduler });
+    } catch (e) {
+      err = e as CheckpointError;
+    }
+    expect(err, name).toBeInstanceOf(CheckpointError);
+    expect(err!.file).toBe(file);
+    // Nothing was restored.
+    expect(bits(r.model.body.at(0).parameters()[0]!)).toEqual(before.weights);
+    expect(JSON.stringify(r.optimizer.stateDict().paramGroups)).toBe(before.opt);
+    expect(r.optimizer.stateDict().state).toEqual({});
+    return err!;
+  };
+
+  it('NaN or ±Inf in any tensor, model or optimizer, is refused naming the tensor and the element', () => {
+    for (const [tensorName, i, v] of [['body.0.weight', 5, NaN], ['body.3.bias', 0, Infinity], ['optimizer.state.1.expAvg', 2, -Infinity], ['seen', 0, NaN]] as const) {
+      const e = refusal(withValue(tensorName, i, v), `nonfinite-${tensorName}.safetensors`);
+      expect(e.tensor).toBe(tensorName);
+      expect(e.message).toMatch(new RegExp(`holds ${v} at element ${i} of`));
+    }
+  });
+
+  it('a negative second moment, a bad step count or learning rate in the optimizer state is refused', () => {
+    const neg = refusal(withValue('optimizer.state.0.expAvgSq', 3, -0.5), 'negative-v.safetensors');
+    expect(neg.tensor).toBe('optimizer.state.0.expAvgSq');
+    expect(neg.message).toMatch(/holds -0.5 at element 3; a second moment .* cannot be negative/);
+    const step = refusal(withHeader((h) => h.replace(/\\"step\\":2\b/, '\\"step\\":0')), 'negative-step.safetensors');
+    expect(step.message).toMatch(/state\.\d+\.step is 0, not a step count ≥ 1/);
+    const lr = refusal(withHeader((h) => h.replace(/\\"lr\\":[0-9.e-]+/, '\\"lr\\":\\"x\\"')), 'bad-lr.safetensors');
+    expect(lr.message).toMatch(/parameter group 0: AdamW: invalid learning rate x/);
+  });
+
+  it('a tensor of the wrong dtype is refused naming it', () => {
+    const e = refusal(withHeader((h) => h.replace('"body.0.weight":{"dtype":"F32"', '"body.0.weight":{"dtype":"I32"')), 'dtype.safetensors');
+    expect(e.tensor).toBe('body.0.weight');
+    expect(e.message).toMatch(/int32/);
+    const o = refusal(withHeader((h) => h.replace('"optimizer.state.0.expAvg":{"dtype":"F32"', '"optimizer.state.0.expAvg":{"dtype":"I32"')), 'dtype-opt.safetensors');
+    expect(o.tensor).toBe('optimizer.state.0.expAvg');
+  });
+
+  it('a model holding NaN is never saved: the old checkpoint stays', () => {
+    const file = join(dir, 'keep.safetensors');
+    const r = newRun(16);
+    saveCheckpoint(file, { model: r.model, step: 1 });
+    const kept = readFileSync(file);
+    const w = r.model.body.at(0).parameters()[0]!;
+    w.assign(w.mul(NaN));
+    expect(() => saveCheckpoint(file, { model: r.model, step: 2 })).toThrow(/keep\.safetensors: tensor "body\.0\.weight": holds NaN at element 0 of 64 \(index \[0, 0\]\); a checkpoint is never written/);
+    expect(readFileSync(file).equals(kept)).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.startsWith('keep.safetensors.tmp-'))).toEqual([]);
+  });
+
+  it('removeStaleTempFiles clears what interrupted writes left, but not a running process\'s', () => {
+    const sub = join(dir, 'stale');
+    mkdirSync(sub);
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout; // a pid that has exited
+    for (const f of [`checkpoint.safetensors.tmp-${dead}-0a1b2c`, `config.json.tmp-${process.pid}-ffee00`, `metrics.json.tmp-${process.ppid}-123abc`, 'history.csv', 'notes.tmp-x']) writeFileSync(join(sub, f), 'x');
+    expect(removeStaleTempFiles(sub).sort()).toEqual([`checkpoint.safetensors.tmp-${dead}-0a1b2c`, `config.json.tmp-${process.pid}-ffee00`].sort());
+    expect(readdirSync(sub).sort()).toEqual(['history.csv', `metrics.json.tmp-${process.ppid}-123abc`, 'notes.tmp-x'].sort());
+    expect(removeStaleTempFiles(join(sub, 'missing'))).toEqual([]);
   });
 });
 

@@ -9,8 +9,9 @@
  * from the gradient (Loshchilov & Hutter). With amsgrad, v in the denominator is the running
  * maximum of v.
  */
-import { noGrad, type Tensor } from '@simplex-vq/tensor';
-import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js';
+import { Tensor, noGrad } from '@simplex-vq/tensor';
+import { StateDictError } from '../errors.js';
+import { Optimizer, type ParamGroup, type ParamState, type ParamsInput } from './optimizer.js';
 
 export interface AdamOptions {
   lr: number;
@@ -30,6 +31,25 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
     if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1)) throw new RangeError(`${name}: betas must be in [0, 1), got [${b1}, ${b2}]`);
     if (!(g.eps >= 0)) throw new RangeError(`${name}: invalid eps ${g.eps}`);
     if (!(g.weightDecay >= 0)) throw new RangeError(`${name}: invalid weightDecay ${g.weightDecay}`);
+  }
+
+  /** A parameter's state is a step count t ≥ 1 and the moments m and v (and amsgrad's max v); v is a mean of squares, never negative. */
+  protected override validateParamState(i: number, s: ParamState): void {
+    if (Object.keys(s).length === 0) return;
+    const name = this.constructor.name;
+    if (typeof s.step !== 'number' || !Number.isInteger(s.step) || s.step < 1) {
+      throw new StateDictError(`${name}.loadStateDict: state.${i}.step is ${JSON.stringify(s.step)}, not a step count ≥ 1`, `state.${i}.step`);
+    }
+    for (const k of ['expAvg', 'expAvgSq']) {
+      if (!(s[k] instanceof Tensor)) throw new StateDictError(`${name}.loadStateDict: state.${i}.${k} is missing`, `state.${i}.${k}`);
+    }
+    for (const k of ['expAvgSq', 'maxExpAvgSq']) {
+      const v = s[k];
+      if (!(v instanceof Tensor)) continue;
+      const data = v.data();
+      const j = data.findIndex((x) => x < 0);
+      if (j >= 0) throw new StateDictError(`${name}.loadStateDict: state.${i}.${k} holds ${data[j]} at element ${j}; a second moment (a running mean of squared gradients) cannot be negative`, `state.${i}.${k}`);
+    }
   }
 
   step(): void {

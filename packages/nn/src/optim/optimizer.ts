@@ -63,8 +63,14 @@ export abstract class Optimizer<H extends { lr: number }> {
 
   /** Throws on invalid hyperparameters (subclasses extend it). */
   protected validateGroup(group: ParamGroup<H>): void {
-    if (!(group.lr >= 0)) throw new RangeError(`${this.constructor.name}: invalid learning rate ${group.lr}`);
+    if (!(group.lr >= 0) || !Number.isFinite(group.lr)) throw new RangeError(`${this.constructor.name}: invalid learning rate ${group.lr}`);
   }
+
+  /**
+   * Throws a StateDictError if one parameter's restored state is impossible (subclasses check
+   * their own entries, e.g. Adam's second moments are never negative). `i` is its index.
+   */
+  protected validateParamState(_i: number, _state: ParamState, _param: Tensor): void {}
 
   /** Clears the gradients of every parameter (to null). */
   zeroGrad(): void {
@@ -118,13 +124,31 @@ export abstract class Optimizer<H extends { lr: number }> {
       if (!Number.isInteger(i) || !p) throw new StateDictError(`${name}.loadStateDict: state for parameter ${key}, which does not exist`, `state.${key}`);
       const copy: ParamState = {};
       for (const [k, v] of Object.entries(s)) {
-        if (v instanceof Tensor && (v.shape.length !== p.shape.length || v.shape.some((d, j) => d !== p.shape[j]))) {
-          throw new StateDictError(`${name}.loadStateDict: state.${i}.${k} has shape ${fmt(v.shape)}, parameter ${i} has ${fmt(p.shape)}`, `state.${i}.${k}`);
+        const at = `state.${i}.${k}`;
+        if (v instanceof Tensor) {
+          if (v.shape.length !== p.shape.length || v.shape.some((d, j) => d !== p.shape[j])) {
+            throw new StateDictError(`${name}.loadStateDict: ${at} has shape ${fmt(v.shape)}, parameter ${i} has ${fmt(p.shape)}`, at);
+          }
+          if (v.dtype !== p.dtype) throw new StateDictError(`${name}.loadStateDict: ${at} is ${v.dtype}, parameter ${i} is ${p.dtype}`, at);
+          const data = v.data();
+          const j = data.findIndex((x) => !Number.isFinite(x));
+          if (j >= 0) throw new StateDictError(`${name}.loadStateDict: ${at} holds ${data[j]} at element ${j}`, at);
+        } else if (typeof v !== 'number' || !Number.isFinite(v)) {
+          throw new StateDictError(`${name}.loadStateDict: ${at} is ${JSON.stringify(v)}, not a finite number`, at);
         }
         copy[k] = v;
       }
+      this.validateParamState(i, copy, p);
       restored.set(p, copy);
     }
+    sd.paramGroups.forEach((g, i) => {
+      const { params: _ignored, ...hyper } = g;
+      try {
+        this.validateGroup({ ...this.paramGroups[i]!, ...structuredClone(hyper) });
+      } catch (e) {
+        throw new StateDictError(`${name}.loadStateDict: parameter group ${i}: ${(e as Error).message}`, `paramGroups.${i}`);
+      }
+    });
     this.state.clear();
     for (const [p, s] of restored) this.state.set(p, s);
     sd.paramGroups.forEach((g, i) => {
