@@ -3,6 +3,7 @@
  * speech (a synthetic eSpeak NG corpus, WAV folders).
  */
 export { MNIST_SIZE, gatherImages, loadMnist, type ImageSet } from './mnist.js';
+export { DatasetError } from './errors.js';
 export { Batcher, type BatcherOptions, type BatcherState } from './batcher.js';
 export {
   DEFAULT_WORDS,
@@ -15,6 +16,10 @@ export {
   normalizeSpeech,
   splitBySpeaker,
   toMono16k,
+  checkWav,
+  WavError,
+  WAV_RATE_RANGE,
+  type WavInfo,
   type NormalizeOptions,
   type SkippedFile,
   type SpeakerSplitOptions,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import wavefile from 'wavefile';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator } from '@simplex-vq/tensor';
-import { loadWavFolder, normalizeSpeech, splitBySpeaker, toMono16k, type SpeechCorpus, type WavFolder } from '../src/index.js';
+import { DatasetError, WavError, checkWav, loadWavFolder, normalizeSpeech, splitBySpeaker, toMono16k, type SpeechCorpus, type WavFolder } from '../src/index.js';
 
 /** A WAV file of `channels` (values in [-1, 1]) with the given wavefile bit depth code. */
 function wav(bitDepth: string, rate: number, channels: Float64Array[]): Uint8Array {
@@ -170,7 +170,7 @@ describe('loadWavFolder', () => {
 
   it('reports and skips an unreadable file and names that do not match the pattern', () => {
     expect(folder.skipped.map((s) => s.file.slice(dir.length + 1))).toEqual(['5_bad_1.wav', 'unlabelled.wav']);
-    expect(folder.skipped[0]!.reason).toMatch(/not a readable WAV/);
+    expect(folder.skipped[0]!.reason).toMatch(/not a RIFF\/WAVE file/);
     expect(folder.skipped[1]!.reason).toMatch(/does not match the label pattern/);
     expect(skippedByCallback).toEqual(folder.skipped.map((s) => s.file));
   });
@@ -195,6 +195,56 @@ describe('loadWavFolder', () => {
       await expect(loadWavFolder(bad)).rejects.toThrow(/no readable WAV file .*1 skipped/);
     } finally {
       rmSync(bad, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('damaged and unusable WAV files', () => {
+  const good = () => Buffer.from(wav('16', 16000, [sine(440, 16000, 0.05)])); // 800 samples, data at byte 44
+  const with16 = (b: Buffer, at: number, v: number) => (b.writeUInt16LE(v, at), b);
+  // name → [bytes, what the reason says]
+  const cases: Record<string, [Uint8Array, RegExp]> = {
+    'ms-adpcm.wav': [with16(good(), 20, 2), /format tag 2 \(Microsoft ADPCM\) is not supported; supported: PCM \(1\)/],
+    'mp3.wav': [with16(good(), 20, 0x55), /format tag 85 \(MPEG Layer 3\) is not supported/],
+    'truncated.wav': [good().subarray(0, 44 + 1000), /the data chunk declares 1600 bytes, but only 1000 follow \(truncated file\?\)/],
+    'too-long.wav': [Buffer.concat([good(), Buffer.from(wav('16', 16000, [sine(300, 16000, 0.01)]).subarray(44))]), /the 320 bytes after the data chunk are not a chunk: the data is longer than its header says \(1600 bytes\)/],
+    'pcm12.wav': [with16(good(), 34, 12), /PCM with 12 bits per sample is not supported \(8, 16, 24, 32 bits are\)/],
+    'pcm64.wav': [Buffer.from(wav('32', 16000, [sine(440, 16000, 0.05)])).fill(0, 0, 0), /./], // replaced below
+    'loud-float.wav': [wav('32f', 16000, [Float64Array.from({ length: 800 }, (_, i) => (i === 300 ? 1.5 : 0.1))]), /sample 300 \(at 0\.019 s\) is 1\.5, outside \[-1, 1\] after decoding/],
+    'short.wav': [wav('16', 16000, [sine(440, 16000, 0.01)]), /too short: 160 samples at 16 kHz, fewer than the 400 needed/],
+    'empty.wav': [wav('16', 16000, [new Float64Array(0)]), /holds no samples/],
+    'rate.wav': [(() => { const b = good(); b.writeUInt32LE(1, 24); return b; })(), /sample rate 1 Hz is outside \[1000, 768000\]/],
+  };
+  // 64-bit integer PCM: wavefile would read it as float.
+  cases['pcm64.wav'] = [(() => { const b = Buffer.from(wav('32', 16000, [sine(440, 16000, 0.05)])); b.writeUInt16LE(64, 34); b.writeUInt16LE(8, 32); return b; })(), /PCM with 64 bits per sample is not supported/];
+
+  it('checkWav names what is wrong with each, in a WavError', () => {
+    expect(checkWav(good())).toMatchObject({ format: 'PCM', channels: 1, sampleRate: 16000, bitsPerSample: 16, dataBytes: 1600 });
+    for (const [name, [bytes, reason]] of Object.entries(cases)) {
+      if (name === 'loud-float.wav' || name === 'short.wav') continue; // decode and length problems, not structure
+      expect(() => checkWav(bytes), name).toThrow(reason);
+      expect(() => checkWav(bytes), name).toThrow(WavError);
+    }
+    expect(() => toMono16k(cases['loud-float.wav']![0])).toThrow(cases['loud-float.wav']![1]);
+  });
+
+  it('the folder loader skips each with its reason, counts them, and loads the rest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'speech-damaged-'));
+    try {
+      for (const [name, [bytes]] of Object.entries(cases)) writeFileSync(join(dir, name), bytes);
+      writeFileSync(join(dir, 'good.wav'), good());
+      const reported: string[] = [];
+      const f = await loadWavFolder(dir, { minSamples: 400, onSkip: (file) => reported.push(file) });
+      expect(f.utterances.map((u) => u.source!.slice(dir.length + 1))).toEqual(['good.wav']);
+      expect(f.skipped).toHaveLength(Object.keys(cases).length);
+      expect(reported).toEqual(f.skipped.map((s) => s.file));
+      for (const s of f.skipped) expect(s.reason, s.file).toMatch(cases[s.file.slice(dir.length + 1)]![1]);
+      // Only bad files: a DatasetError that counts them.
+      rmSync(join(dir, 'good.wav'));
+      await expect(loadWavFolder(dir, { minSamples: 400 })).rejects.toThrow(new RegExp(`no readable WAV file in .* \\(${Object.keys(cases).length} \\.wav files\\); ${Object.keys(cases).length} skipped`));
+      await expect(loadWavFolder(dir, { minSamples: 400 })).rejects.toThrow(DatasetError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

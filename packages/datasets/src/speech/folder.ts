@@ -1,8 +1,9 @@
 /**
  * Any folder of WAV files as a speech corpus (`--data <folder>`): each `.wav` file (any case) is
- * decoded with `toMono16k` (any PCM bit depth or float, any rate, any channel count → 16 kHz mono)
- * and normalized to zero mean and unit RMS. A file that cannot be read is reported and skipped; the
- * load goes on.
+ * checked (`checkWav`: its RIFF structure, format and bit depth), decoded with `toMono16k` (PCM,
+ * float, A-law, µ-law, IMA ADPCM, any rate, any channel count → 16 kHz mono, values in [-1, 1])
+ * and normalized to zero mean and unit RMS. A file that fails any of this, or is too short
+ * (`minSamples`), is reported and skipped; the load goes on.
  *
  * Labels come from the file name (not its folder) when a pattern is given: the first capture group
  * of its match, or the whole match if it has no group; e.g. `^(\d+)_` labels `7_jackson_32.wav` as
@@ -11,8 +12,9 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, dirname } from 'node:path';
+import { DatasetError } from '../errors.js';
 import { SPEECH_SAMPLE_RATE, type SpeechCorpus, type Utterance } from './types.js';
-import { normalizeSpeech, toMono16k } from './wav.js';
+import { checkWav, normalizeSpeech, toMono16k } from './wav.js';
 
 export interface WavFolderOptions {
   /** Label = first capture group of this pattern's match on the file name. */
@@ -29,6 +31,10 @@ export interface WavFolderOptions {
   normalize?: boolean;
   /** Also trim leading and trailing silence (`normalizeSpeech`, default false). */
   trim?: boolean;
+  /** With `trim`: silence is quieter than the loudest 10 ms frame by this many dB (default 40). */
+  trimDb?: number;
+  /** Files with fewer 16 kHz samples than this (after trimming) are skipped, e.g. a model's one frame (default 1). */
+  minSamples?: number;
   /** Called for each skipped file, as it is skipped. */
   onSkip?: (file: string, reason: string) => void;
   /** Called after each file. */
@@ -54,9 +60,10 @@ export async function loadWavFolder(dir: string, opts: WavFolderOptions = {}): P
   try {
     info = await stat(dir);
   } catch {
-    throw new Error(`WAV folder not found: ${dir}`);
+    throw new DatasetError(`WAV folder not found: ${dir}`);
   }
-  if (!info.isDirectory()) throw new Error(`not a folder: ${dir}`);
+  if (!info.isDirectory()) throw new DatasetError(`not a folder: ${dir}`);
+  const minSamples = opts.minSamples ?? 1;
   const labelRe = toRegExp(opts.labelPattern);
   const speakerRe = toRegExp(opts.speakerPattern);
   const files = await wavFiles(dir, opts.recursive ?? false);
@@ -74,10 +81,16 @@ export async function loadWavFolder(dir: string, opts: WavFolderOptions = {}): P
     else {
       if (m) label = m[1] ?? m[0];
       try {
-        const samples = toMono16k(await readFile(file));
+        const bytes = await readFile(file);
+        checkWav(bytes);
+        const decoded = toMono16k(bytes);
+        const samples = opts.normalize ?? true ? normalizeSpeech(decoded, { trim: opts.trim ?? false, trimDb: opts.trimDb }) : decoded;
+        if (samples.length < minSamples) {
+          throw new Error(`too short: ${samples.length} samples at 16 kHz${opts.trim ? ' after trimming silence' : ''}, fewer than the ${minSamples} needed`);
+        }
         const s = speakerRe ? name.match(speakerRe) : null;
         utterances.push({
-          samples: opts.normalize ?? true ? normalizeSpeech(samples, { trim: opts.trim ?? false }) : samples,
+          samples,
           label,
           words: label === '' ? [] : [label],
           speaker: s ? (s[1] ?? s[0]) : relative(dir, dirname(file)) || '.',
@@ -91,7 +104,7 @@ export async function loadWavFolder(dir: string, opts: WavFolderOptions = {}): P
   }
   if (utterances.length === 0) {
     const why = skipped.length > 0 ? `; ${skipped.length} skipped, e.g. ${skipped[0]!.file}: ${skipped[0]!.reason}` : '';
-    throw new Error(`no readable WAV file in ${dir}${why}`);
+    throw new DatasetError(`no readable WAV file in ${dir} (${files.length} .wav files)${why}`);
   }
   return { utterances, sampleRate: SPEECH_SAMPLE_RATE, labels: sortedLabels(utterances), skipped };
 }
