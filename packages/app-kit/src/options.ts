@@ -33,18 +33,23 @@ export function choiceOption<T extends string>(key: string, value: unknown, choi
   return s as T;
 }
 
-/** A comma-separated list, each item mapped (and validated) by `map`. */
+/** A comma-separated list of distinct items, each mapped (and validated) by `map`. */
 export function listOption<T>(option: string, raw: string, map: (item: string) => T): T[] {
   const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0) throw new ConfigError(option, 'expected a comma-separated list');
-  return items.map(map);
+  if (items.length === 0) throw new ConfigError(option, `expected a comma-separated list, got '${raw}'`);
+  const values = items.map(map);
+  values.forEach((v, i) => {
+    const j = values.findIndex((w) => JSON.stringify(w) === JSON.stringify(v));
+    if (j !== i) throw new ConfigError(option, `'${items[i]}' is given twice${items[j] === items[i] ? '' : ` (as '${items[j]}')`}`);
+  });
+  return values;
 }
 
-/** A comma-separated list of integers ≥ min. */
-export function intListOption(option: string, raw: string, min: number): number[] {
+/** A comma-separated list of distinct integers in [min, max]. */
+export function intListOption(option: string, raw: string, min: number, max = Infinity): number[] {
   return listOption(option, raw, (s) => {
-    const n = Number(s);
-    if (!Number.isInteger(n) || n < min) throw new ConfigError(option, `'${s}' is not an integer ≥ ${min}`);
+    const n = s.trim() === '' ? NaN : Number(s);
+    if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(option, `'${s}' is not an integer ${max < Infinity ? `in [${min}, ${max}]` : `≥ ${min}`}`);
     return n;
   });
 }

@@ -36,15 +36,22 @@ export function priorRun<M>(dir: string, config: object, ignore: readonly string
     if (!valuable) return { status: 'new' };
     return { status: 'conflict', differences: [`config.json unreadable (${(e as Error).message})`] };
   }
-  const differences = differingKeys(prior, config as Record<string, unknown>, ignore);
+  const differences = configDifferences(prior, config as Record<string, unknown>, ignore);
   if (differences.length > 0) return valuable ? { status: 'conflict', differences } : { status: 'new' };
-  if (existsSync(metricsPath)) return { status: 'finished', metrics: JSON.parse(readFileSync(metricsPath, 'utf8')) as M };
+  if (existsSync(metricsPath)) {
+    try {
+      return { status: 'finished', metrics: JSON.parse(readFileSync(metricsPath, 'utf8')) as M };
+    } catch (e) {
+      return { status: 'conflict', differences: [`metrics.json unreadable (${(e as Error).message})`] };
+    }
+  }
   return existsSync(checkpointPath) ? { status: 'interrupted' } : { status: 'new' };
 }
 
-function differingKeys(a: Record<string, unknown>, b: Record<string, unknown>, ignore: readonly string[]): string[] {
+/** The keys (but `ignore`) whose values differ between two configs, as `key: <a> there, <b> now` (or the given names of a and b). */
+export function configDifferences(a: Record<string, unknown>, b: Record<string, unknown>, ignore: readonly string[], names: readonly [string, string] = ['there', 'now']): string[] {
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !ignore.includes(k)).sort();
-  return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).map((k) => `${k}: ${JSON.stringify(a[k])} there, ${JSON.stringify(b[k])} now`);
+  return keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).map((k) => `${k}: ${JSON.stringify(a[k])} ${names[0]}, ${JSON.stringify(b[k])} ${names[1]}`);
 }
 
 /** The error a comparison raises rather than overwrite a run made with other settings. */
