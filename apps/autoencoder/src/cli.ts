@@ -9,18 +9,27 @@
  * Options are validated (a bad value exits with code 2 and names the option); long work shows a
  * progress bar; runs are seeded and resumable.
  */
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { ConfigError, intListOption, listOption, progress as progressBar, runCli, type CliDefinition, type OptionValues } from '@simplex-vq/app-kit';
-import { writeFileAtomic } from '@simplex-vq/nn';
+import { join } from 'node:path';
+import {
+  ConfigError, gridFolderOption, intListOption, intOption, listOption, makeFolder, priorRun, progress as progressBar, refuseWithResume, resumeFolderOption, runCli, runConflictError,
+  runFolderOption, type CliDefinition, type OptionValues,
+} from '@simplex-vq/app-kit';
+import { CheckpointError, writeFileAtomic } from '@simplex-vq/nn';
 import { METHODS, RESTARTABLE, isMethod, type Method } from '@simplex-vq/vq';
-import { simplexPanels, writePng } from '@simplex-vq/viz';
-import { DEFAULTS, resolveConfig, type InitName, type TrainConfig } from './config.js';
-import { compareRuns, describeInits, resultsTable, runName, variantsOf } from './compare.js';
-import { writeRunReport } from './report.js';
-import { TOY_METHODS, runToy } from './toy.js';
-import { runSweep } from './sweep.js';
-import { trainRun, type StepInfo } from './train.js';
+import { DEFAULTS, NOT_IDENTITY, normalizeSavedConfig, resolveConfig, type InitName, type TrainConfig } from './config.js';
+import { runName } from './names.js';
+import type { StepInfo } from './train.js';
+
+// What draws pictures (vega, resvg) loads in a second: only when a command runs, so that a bad
+// command line is answered at once.
+const later = {
+  compare: () => import('./compare.js'),
+  report: () => import('./report.js'),
+  sweep: () => import('./sweep.js'),
+  toy: () => import('./toy.js'),
+  train: () => import('./train.js'),
+  viz: () => import('@simplex-vq/viz'),
+};
 
 const COMMON = `Model and training options:
   --method <name>          ${METHODS.join(' | ')}, or <method>+restart for ${RESTARTABLE.join(', ')} (default ${DEFAULTS.method})
@@ -71,8 +80,9 @@ Trains one autoencoder and writes to --out: config.json, metrics.json, history.c
 checkpoint.safetensors, reconstructions.png, usage.png, training.png and report.md.
 
   --out <dir>              run directory (default runs/<method>-seed<seed>)
-  --resume <dir>           continue an interrupted run from its checkpoint (bit-exact);
-                           --steps may raise its step count, other options are taken from the run
+  --resume <dir>           continue an interrupted run from its checkpoint (bit-exact), or from step 0
+                           if it stopped before its first; its settings are the run's: only --steps
+                           (to raise its step count) and --threads may be given with it
 ${COMMON}
   -h, --help               this help
 `,
@@ -196,19 +206,28 @@ function progress(label: string, total: number) {
 async function train(v: Values): Promise<void> {
   let dir: string;
   let config: TrainConfig;
-  if (typeof v.resume === 'string') {
-    dir = resolve(v.resume);
+  if (v.resume !== undefined) {
+    refuseWithResume(v);
     config = configFrom({ steps: v.steps, threads: v.threads });
     if (v.steps === undefined) config = { ...config, steps: 0 };
+    const { dir: d, saved } = resumeFolderOption('resume', v.resume);
+    dir = d;
+    const { readSavedConfig } = await later.train();
+    readSavedConfig(dir, saved); // a config.json that is not a run's settings stops here
   } else {
     config = configFrom(v);
-    dir = resolve(typeof v.out === 'string' ? v.out : join('runs', runName(config, config.seed)));
+    dir = runFolderOption('out', typeof v.out === 'string' ? v.out : join('runs', runName(config, config.seed)));
+    // A run with other settings is not overwritten (as compare refuses it); the same settings train again.
+    const prior = priorRun(dir, config, NOT_IDENTITY, normalizeSavedConfig);
+    if (prior.status === 'conflict') throw runConflictError(dir, prior.differences);
   }
+  const { trainRun } = await later.train();
   const bar = progress(`train ${config.method}`, config.steps);
   let started = false;
   const run = await trainRun(dir, config, {
-    resume: typeof v.resume === 'string',
+    resume: v.resume !== undefined,
     onBackend: (d) => console.log(`backend: ${d}`),
+    log: (m) => console.log(m),
     onStep: (i) => {
       if (!started) {
         bar.start(i.step - 1);
@@ -219,6 +238,7 @@ async function train(v: Values): Promise<void> {
     onPhase: () => bar.stop(),
   });
   bar.stop();
+  const { writeRunReport } = await later.report();
   await writeRunReport(dir, run);
   const m = run.metrics;
   console.log(`${m.method}: code usage ${m.codeUsage.toFixed(3)}, individual perplexity ${m.individualPerplexity.toFixed(2)}, MSE ${m.mseHard.toFixed(4)} (PSNR ${m.psnrHard.toFixed(2)} dB), ${m.stepsPerSecond.toFixed(2)} steps/s`);
@@ -232,7 +252,8 @@ function methodsOf(v: Values, dflt: string): Method[] {
   });
 }
 
-const intsOf = intListOption;
+/** Seeds as a list (compare, sweep): distinct integers in [0, 2^31], as --seed. */
+const seedsOf = (v: Values, dflt: string) => intListOption('seeds', typeof v.seeds === 'string' ? v.seeds : dflt, 0, 2 ** 31);
 
 /** Progress reporting shared by compare and sweep: a bar per run, a line for reused runs. */
 function runProgress(steps: number) {
@@ -250,6 +271,7 @@ function runProgress(steps: number) {
         if (!backendShown) console.log(`backend: ${d}`);
         backendShown = true;
       },
+      log: (m: string) => console.log(m),
       onStep: (info: StepInfo) => {
         if (bar && info.step === 1) bar.start(0);
         bar?.update(info);
@@ -273,10 +295,11 @@ async function compare(v: Values): Promise<void> {
   const inits = initsOf(v, DEFAULTS.init);
   const base = configFrom({ ...v, init: inits[0] });
   const methods = methodsOf(v, 'ste,perplexity,knn-l2,knn-ce');
-  const seeds = intsOf('seeds', typeof v.seeds === 'string' ? v.seeds : '0', 0);
+  const seeds = seedsOf(v, '0');
   for (const m of methods) configFrom({ ...v, init: inits[0], method: m }); // validate each method's constraints up front
+  const out = gridFolderOption('out', typeof v.out === 'string' ? v.out : join('runs', 'compare'));
+  const { compareRuns, describeInits, resultsTable, variantsOf } = await later.compare();
   const variants = variantsOf(methods, inits);
-  const out = resolve(typeof v.out === 'string' ? v.out : join('runs', 'compare'));
   console.log(`compare: ${methods.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, C = ${base.dim}, ${base.steps} steps of batch ${base.batchSize} → ${out}`);
   console.log(`codebook init: ${describeInits(inits, base.initStd)}`);
   const p = runProgress(base.steps);
@@ -291,8 +314,8 @@ async function sweep(v: Values): Promise<void> {
   const inits = initsOf(v, 'data,normal');
   const base = configFrom({ 'codebook-size': '512', ...v, init: inits[0] });
   const methods = methodsOf(v, METHODS.join(','));
-  const seeds = intsOf('seeds', typeof v.seeds === 'string' ? v.seeds : '0,1,2', 0);
-  const dims = intsOf('dims', typeof v.dims === 'string' ? v.dims : '3,32,256', 1);
+  const seeds = seedsOf(v, '0,1,2');
+  const dims = intListOption('dims', typeof v.dims === 'string' ? v.dims : '3,32,256', 1, 4096);
   const subsetsRaw = typeof v['vertex-subsets'] === 'string' ? v['vertex-subsets'] : '0.5,0.25,0.125';
   const vertexSubsets =
     subsetsRaw === 'none'
@@ -302,9 +325,11 @@ async function sweep(v: Values): Promise<void> {
           if (!(n > 0 && n < 1)) throw new ConfigError('vertex-subsets', `'${s}' is not a fraction in (0, 1); use 'none' to skip claim 8`);
           return n;
         });
-  const subsetDim = v['subset-dim'] === undefined ? 32 : intsOf('subset-dim', String(v['subset-dim']), 1)[0]!;
-  for (const m of methods) for (const d of dims) configFrom({ 'codebook-size': '512', ...v, init: inits[0], method: m, dim: String(d) });
-  const out = resolve(typeof v.out === 'string' ? v.out : join('runs', 'sweep'));
+  const subsetDim = v['subset-dim'] === undefined ? 32 : intOption('subset-dim', v['subset-dim'], 1, 4096);
+  for (const m of methods) for (const d of [...dims, ...(vertexSubsets.length ? [subsetDim] : [])]) configFrom({ 'codebook-size': '512', ...v, init: inits[0], method: m, dim: String(d) });
+  const out = gridFolderOption('out', typeof v.out === 'string' ? v.out : join('runs', 'sweep'));
+  const { runSweep } = await later.sweep();
+  const { resultsTable } = await later.compare();
   console.log(`sweep: C = ${dims.join(', ')}; ${methods.join(', ')} × init ${inits.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, ${base.steps} steps of batch ${base.batchSize} → ${out}`);
   if (vertexSubsets.length) console.log(`claim 8: knn-ce with vertex fractions ${vertexSubsets.join(', ')} at C = ${subsetDim}`);
   const p = runProgress(base.steps);
@@ -315,12 +340,12 @@ async function sweep(v: Values): Promise<void> {
 }
 
 async function toy(v: Values): Promise<void> {
-  const out = resolve(typeof v.out === 'string' ? v.out : join('runs', 'toy'));
-  const steps = v.steps === undefined ? 600 : Number(v.steps);
-  if (!Number.isInteger(steps) || steps < 1) throw new ConfigError('steps', `expected a positive integer, got '${v.steps}'`);
-  const seed = v.seed === undefined ? 0 : Number(v.seed);
-  if (!Number.isInteger(seed) || seed < 0) throw new ConfigError('seed', `expected a non-negative integer, got '${v.seed}'`);
-  mkdirSync(out, { recursive: true });
+  const steps = v.steps === undefined ? 600 : intOption('steps', v.steps, 1, 100_000);
+  const seed = v.seed === undefined ? 0 : intOption('seed', v.seed, 0, 2 ** 31);
+  const out = gridFolderOption('out', typeof v.out === 'string' ? v.out : join('runs', 'toy'));
+  const { TOY_METHODS, runToy } = await later.toy();
+  const { simplexPanels, writePng } = await later.viz();
+  makeFolder(out, 'out');
   const started = performance.now();
   const results = TOY_METHODS.map(({ method, title }) => {
     process.stderr.write(`toy: training ${title}...\n`);
@@ -363,6 +388,7 @@ const CLI: CliDefinition = {
     sweep: { help: HELP.sweep!, options: ALLOWED.sweep!, run: sweep },
     toy: { help: HELP.toy!, options: ALLOWED.toy!, run: toy },
   },
+  inputErrors: [CheckpointError],
 };
 
 process.exit(await runCli(CLI, process.argv.slice(2)));

@@ -4,13 +4,13 @@
  * finished is read back instead of trained again, and an interrupted one resumes from its
  * checkpoint — so an interrupted compare continues where it stopped.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { aggregate as aggregateBy, meanCell as cell, runGrid, thin, type Aggregate } from '@simplex-vq/app-kit';
+import { aggregate as aggregateBy, makeFolder, meanCell as cell, runGrid, thin, type Aggregate } from '@simplex-vq/app-kit';
 import { writeFileAtomic } from '@simplex-vq/nn';
 import { barChart, lineChart, writePng } from '@simplex-vq/viz';
 import { hasCodebook, type Method } from '@simplex-vq/vq';
 import { NOT_IDENTITY, normalizeSavedConfig, type InitName, type TrainConfig } from './config.js';
+import { runName } from './names.js';
 import { readHistory, writeRunReport } from './report.js';
 import { trainRun, type RunMetrics, type TrainOptions } from './train.js';
 
@@ -42,10 +42,7 @@ export function variantLabel(v: { method: string; init: string; vertexSubset?: n
 /** 0.25 → '1/4'; other fractions as they are. */
 export const fraction = (f: number): string => (Number.isInteger(1 / f) ? `1/${1 / f}` : String(f));
 
-/** The folder of a run: `ste-data-seed0`, `fsq-seed0`, `knn-ce-normal-v0.25-seed1`. */
-export function runName(v: Variant, seed: number): string {
-  return [v.method, v.init !== 'none' ? v.init : null, v.vertexSubset ? `v${v.vertexSubset}` : null, `seed${seed}`].filter(Boolean).join('-');
-}
+export { runName };
 
 export interface CompareOptions {
   variants: Variant[];
@@ -60,7 +57,7 @@ export interface CompareOptions {
 }
 
 export async function compareRuns(o: CompareOptions): Promise<RunMetrics[]> {
-  mkdirSync(o.out, { recursive: true });
+  makeFolder(o.out, 'out');
   const runs = o.variants.flatMap((v) =>
     o.seeds.map((seed) => ({
       name: runName(v, seed),

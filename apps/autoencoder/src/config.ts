@@ -93,15 +93,15 @@ export function resolveConfig(raw: Partial<Record<keyof TrainConfig, unknown>>, 
   if (has('dim')) c.dim = int('dim', raw.dim, 1, 4096);
   if (has('groups')) c.groups = int('groups', raw.groups, 1, 64);
   if (has('hidden')) c.hidden = int('hidden', raw.hidden, 1, 1024);
-  if (has('k')) c.k = int('k', raw.k, 1);
-  if (has('shards')) c.shards = int('shards', raw.shards, 1);
-  if (has('vertexSubset')) c.vertexSubset = num('vertexSubset', raw.vertexSubset, (n) => n > 0, 'a fraction in (0, 1) or a count ≥ 1');
-  if (has('steps')) c.steps = int('steps', raw.steps, 1);
+  if (has('k')) c.k = int('k', raw.k, 1, LIMITS.rows);
+  if (has('shards')) c.shards = int('shards', raw.shards, 1, LIMITS.rows);
+  if (has('vertexSubset')) c.vertexSubset = num('vertexSubset', raw.vertexSubset, (n) => (n > 0 && n < 1) || (Number.isInteger(n) && n >= 1 && n <= 65536), 'a fraction in (0, 1) or a count of codes ≥ 1');
+  if (has('steps')) c.steps = int('steps', raw.steps, 1, LIMITS.steps);
   if (has('batchSize')) c.batchSize = int('batchSize', raw.batchSize, 1, 9000);
   if (has('lr')) c.lr = num('lr', raw.lr, (n) => n > 0 && n < 10, 'a learning rate in (0, 10)');
   if (has('seed')) c.seed = int('seed', raw.seed, 0, 2 ** 31);
   if (has('backend')) c.backend = choiceOption('backend', raw.backend, ['cpu', 'gpujs'] as const);
-  if (has('checkpointEvery')) c.checkpointEvery = int('checkpointEvery', raw.checkpointEvery, 1);
+  if (has('checkpointEvery')) c.checkpointEvery = int('checkpointEvery', raw.checkpointEvery, 1, LIMITS.checkpointEvery);
   if (has('evalImages')) c.evalImages = int('evalImages', raw.evalImages, 1, 1000);
   // fsq and lfq have no codebook: 'none' whatever was asked; a codebook method needs a real start.
   if (!hasCodebook(c.method)) c.init = 'none';
@@ -114,5 +114,52 @@ export function resolveConfig(raw: Partial<Record<keyof TrainConfig, unknown>>, 
   if (c.method.startsWith('knn') && rows / c.shards < c.k) {
     throw new ConfigError('k', `K = ${c.k} exceeds the ${rows / c.shards} latent vectors per shard (N = ${rows}, shards = ${c.shards})`);
   }
+  if (c.vertexSubset !== undefined && c.vertexSubset >= 1 && c.vertexSubset > c.codebookSize) {
+    throw new ConfigError('vertex-subset', `a count of ${c.vertexSubset} vertices exceeds the ${c.codebookSize} codes`);
+  }
+  checkMemory(c);
   return c;
+}
+
+/** Upper bounds of the settings that only grow time or files, not the model: generous, but no typo runs for ever. */
+export const LIMITS = { steps: 10_000_000, checkpointEvery: 1_000_000, rows: 1_000_000 } as const;
+
+/** The most memory a training step may need, by the estimate below: far above any experiment here, far below a machine's end. */
+export const MAX_STEP_BYTES = 8 * 2 ** 30;
+
+/**
+ * A generous estimate of the bytes a training step (or the evaluation, 100 images at a time)
+ * holds, by what dominates it, so that a run too large for memory is refused before it starts
+ * rather than killed by the system half-way:
+ *
+ *   parameters  P = conv weights (16h + 16h² + hC + 9Ch + 16h² + 16h) + the codebook (≈ 2MC + C²),
+ *               × 4 copies (weights, gradients, Adam's two moments)
+ *   activations per image: h·14² and h·7² maps in the encoder and decoder, C·7², the 28² output,
+ *               each kept with its gradient and a ReLU copy (× 4)
+ *   quantizer   49 rows per image × G × M distances or logits per row (their softmax, log-softmax,
+ *               the KNN scores and the gradients of each: × 8); FSQ has no such matrix (49 × C)
+ */
+export function stepBytes(c: TrainConfig): { total: number; parts: Record<'parameters' | 'activations' | 'quantizer', number> } {
+  const { hidden: h, dim: C, codebookSize: M, groups: G } = c;
+  const images = Math.max(c.batchSize, Math.min(100, c.evalImages));
+  const parameters = 4 * 4 * (16 * h + 32 * h * h + h * C + 9 * C * h + 16 * h + 2 * M * C + C * C);
+  const activations = 4 * 4 * images * (2 * h * 196 + 2 * h * 49 + C * 49 + 784);
+  const quantizer = 4 * 8 * images * 49 * (c.method === 'fsq' ? C : G * M);
+  return { total: parameters + activations + quantizer, parts: { parameters, activations, quantizer } };
+}
+
+const GB = (b: number) => `${(b / 2 ** 30).toFixed(b < 10 * 2 ** 30 ? 1 : 0)} GB`;
+
+/** Refuses a config whose training step would need more than MAX_STEP_BYTES, naming what makes it large. */
+function checkMemory(c: TrainConfig): void {
+  const { total, parts } = stepBytes(c);
+  if (total <= MAX_STEP_BYTES) return;
+  const [largest] = Object.entries(parts).sort((a, b) => b[1] - a[1])[0]!;
+  const culprits: Record<string, [string, string]> = {
+    parameters: ['codebook-size', `--codebook-size ${c.codebookSize} × --dim ${c.dim} codebook entries and --hidden ${c.hidden}² conv weights`],
+    activations: ['batch-size', `--batch-size ${c.batchSize} images × --hidden ${c.hidden} channels of activations`],
+    quantizer: ['batch-size', `--batch-size ${c.batchSize} × 49 rows × --groups ${c.groups} × --codebook-size ${c.codebookSize} distances`],
+  };
+  const [option, what] = culprits[largest]!;
+  throw new ConfigError(option, `a training step would need about ${GB(total)} (${what}), more than the ${GB(MAX_STEP_BYTES)} limit; choose smaller values`);
 }

@@ -4,9 +4,9 @@
  * runs repeated with vertex subsets (claim 8) under --out/subsets/; and a combined report that
  * judges the claims of the spec's section 5, for each initialization, by stated rules.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CpuBackend, Generator, getBackend, randn } from '@simplex-vq/tensor';
+import { makeFolder } from '@simplex-vq/app-kit';
 import { writeFileAtomic } from '@simplex-vq/nn';
 import { barChart, writePng } from '@simplex-vq/viz';
 import { knnRegularizer, type Method } from '@simplex-vq/vq';
@@ -36,7 +36,7 @@ export interface SweepResult {
 }
 
 export async function runSweep(o: SweepOptions): Promise<SweepResult> {
-  mkdirSync(o.out, { recursive: true });
+  makeFolder(o.out, 'out');
   const started = performance.now();
   const byDim = new Map<number, RunMetrics[]>();
   const variants = variantsOf(o.methods, o.inits);

@@ -5,16 +5,19 @@
  * checkpoint.safetensors (every `checkpointEvery` steps and at the end, written atomically), and
  * at the end metrics.json and the report. `resume` continues from the checkpoint bit for bit:
  * model, optimizer, the quantizer's generator and the data order are all restored, and history
- * rows after the checkpoint's step are dropped.
+ * rows after the checkpoint's step are dropped. Everything a resume reads (config.json, the
+ * checkpoint, which must be this run's, and history.csv up to its step) is checked before any
+ * file of the folder is written; a run that stopped before its first checkpoint starts again from
+ * step 0. Training that produces NaN or Inf stops (a RunError) without saving it.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, noGrad, setBackend, tensor, type Tensor } from '@simplex-vq/tensor';
-import { Adam, loadCheckpoint, saveCheckpoint, writeFileAtomic } from '@simplex-vq/nn';
+import { Adam, CheckpointError, loadCheckpoint, removeStaleTempFiles, restoreCheckpoint, saveCheckpoint, writeFileAtomic, type LoadedCheckpoint } from '@simplex-vq/nn';
 import { CodeUsageTracker } from '@simplex-vq/vq';
 import { Batcher, gatherImages, loadMnist, type ImageSet } from '@simplex-vq/datasets';
-import { useCpuBackend } from '@simplex-vq/app-kit';
-import { normalizeSavedConfig, type TrainConfig } from './config.js';
+import { RUN_CONFIG, RunFileError, checkStateFinite, checkStepFinite, configDifferences, historyUpTo, makeFolder, useCpuBackend, type LastCheckpoint } from '@simplex-vq/app-kit';
+import { NOT_IDENTITY, normalizeSavedConfig, type TrainConfig } from './config.js';
 import { Autoencoder, meanPixelLogit } from './model.js';
 
 /** The fields of metrics.json: the settings that identify the run, the evaluation, and the speed. */
@@ -55,6 +58,8 @@ export interface TrainOptions {
   onPhase?: (phase: string) => void;
   /** Called once with a description of the backend the run uses (which gpu.js target, threads). */
   onBackend?: (description: string) => void;
+  /** Notes worth a line: a resume that starts over, temporary files removed. */
+  log?: (message: string) => void;
 }
 
 const HISTORY_HEADER = 'step,loss,recon,quantizer_loss,batch_usage,seconds';
@@ -81,40 +86,95 @@ export function batchTensor(set: ImageSet, idx: ArrayLike<number>): Tensor {
   return tensor(gatherImages(set, idx), { shape: [idx.length, 1, set.height, set.width] });
 }
 
+/** Training images of the fixed MNIST split (loadMnist().train.count), known before it is loaded. */
+const MNIST_TRAIN = 9000;
+
+/** A saved config.json in today's form; a RunFileError if it is not one. */
+export function readSavedConfig(dir: string, saved?: Record<string, unknown>): TrainConfig {
+  const path = join(dir, RUN_CONFIG);
+  try {
+    return normalizeSavedConfig(saved ?? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>));
+  } catch (e) {
+    throw new RunFileError(path, `is not a run's settings (${(e as Error).message})`);
+  }
+}
+
+/**
+ * The checkpoint of the run in `dir`, checked against its other files before anything is written:
+ * saved with the same settings as config.json (`config`), at a step the run can have reached,
+ * with data-order metadata, and with history.csv holding every step up to it. Returns it with the
+ * history text to keep.
+ */
+function checkedCheckpoint(dir: string, config: TrainConfig): { loaded: LoadedCheckpoint; step: number; history: string; batcher: { epoch: number; position: number }; trainSeconds: number } {
+  const path = join(dir, 'checkpoint.safetensors');
+  const loaded = loadCheckpoint(path); // the file itself: structure, dtypes, finite values
+  const fail = (message: string): never => {
+    throw new CheckpointError(path, undefined, message);
+  };
+  if (loaded.config === undefined) fail('holds no config: not a checkpoint of this app');
+  let saved: TrainConfig;
+  try {
+    saved = normalizeSavedConfig(loaded.config as Record<string, unknown>);
+  } catch (e) {
+    return fail(`holds settings that are not valid (${(e as Error).message})`);
+  }
+  const differences = configDifferences({ ...saved }, { ...config }, [...NOT_IDENTITY, 'steps'], ['in the checkpoint', `in ${RUN_CONFIG}`]);
+  if (differences.length > 0) fail(`was saved by a run with other settings than ${join(dir, RUN_CONFIG)} (${differences.join('; ')}): it is not this run's checkpoint`);
+  const step = loaded.step ?? fail('holds no step');
+  if (step > config.steps) fail(`is at step ${step}, beyond the run's ${config.steps} steps in ${RUN_CONFIG}`);
+  let batcher: { epoch: number; position: number };
+  try {
+    batcher = JSON.parse(loaded.metadata.batcher ?? '') as { epoch: number; position: number };
+  } catch {
+    return fail('metadata "batcher" (the data order) is missing or not JSON');
+  }
+  if (!Number.isInteger(batcher?.epoch) || batcher.epoch < 0 || !Number.isInteger(batcher.position) || batcher.position < 0 || batcher.position > MNIST_TRAIN) {
+    fail(`metadata "batcher" ${JSON.stringify(batcher)} is not a position in ${MNIST_TRAIN} training images`);
+  }
+  const trainSeconds = Number(loaded.metadata.trainSeconds ?? 0);
+  if (!Number.isFinite(trainSeconds) || trainSeconds < 0) fail(`metadata "trainSeconds" is not a duration: "${loaded.metadata.trainSeconds}"`);
+  const history = historyUpTo(join(dir, 'history.csv'), HISTORY_HEADER, step);
+  return { loaded, step, history, batcher, trainSeconds };
+}
+
 /** Trains (or resumes) the run in `dir`, evaluates it, and returns its metrics. */
 export async function trainRun(dir: string, cfgIn: TrainConfig, opts: TrainOptions = {}): Promise<RunResult> {
-  mkdirSync(dir, { recursive: true });
   const ckptPath = join(dir, 'checkpoint.safetensors');
   const historyPath = join(dir, 'history.csv');
   let config = cfgIn;
-  if (opts.resume) {
-    if (!existsSync(ckptPath)) throw new Error(`cannot resume: no checkpoint at ${ckptPath}`);
-    const saved = normalizeSavedConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>);
+  const resuming = opts.resume === true;
+  if (resuming) {
+    const saved = readSavedConfig(dir);
     config = { ...saved, steps: cfgIn.steps > saved.steps ? cfgIn.steps : saved.steps, threads: cfgIn.threads };
   }
-  writeFileAtomic(join(dir, 'config.json'), new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`));
   const backendName = await useBackend(config.backend, config.threads);
   opts.onBackend?.(backendName);
+  // A resume reads and checks everything before it writes anything: the files first, then their fit to the model.
+  const checked = resuming && existsSync(ckptPath) ? checkedCheckpoint(dir, config) : null;
 
   const { train, test } = loadMnist();
+  if (train.count !== MNIST_TRAIN) throw new Error(`the MNIST split has ${train.count} training images, not ${MNIST_TRAIN}`);
   const model = new Autoencoder({ ...config, outputBias: config.outputBias === 'data' ? meanPixelLogit(train) : undefined }, new Generator(config.seed));
   const optimizer = new Adam(model.parameters(), { lr: config.lr });
   const batcher = new Batcher(train.count, config.batchSize, { seed: config.seed });
   let start = 0;
   let trainSeconds = 0;
-  if (opts.resume) {
-    const loaded = loadCheckpoint(ckptPath, { model, optimizer });
-    start = loaded.step ?? 0;
-    const meta = loaded.metadata;
-    batcher.setState(JSON.parse(meta.batcher ?? '{"epoch":0,"position":0}'));
-    trainSeconds = Number(meta.trainSeconds ?? 0);
-    // Keep the history up to the checkpoint; later rows are recomputed.
-    const rows = existsSync(historyPath) ? readFileSync(historyPath, 'utf8').trim().split('\n').slice(1) : [];
-    const kept = rows.filter((r) => Number(r.split(',')[0]) <= start);
-    writeFileSync(historyPath, [HISTORY_HEADER, ...kept].join('\n') + '\n');
-  } else {
-    writeFileSync(historyPath, `${HISTORY_HEADER}\n`);
+  let history = `${HISTORY_HEADER}\n`;
+  if (checked) {
+    const c = checked;
+    restoreCheckpoint(c.loaded, { model, optimizer }, ckptPath);
+    start = c.step;
+    batcher.setState(c.batcher);
+    trainSeconds = c.trainSeconds;
+    history = c.history; // rows after the checkpoint's step are computed again
+  } else if (resuming) {
+    opts.log?.(`${dir} has no checkpoint yet (the run stopped before its first, due at step ${Math.min(config.checkpointEvery, config.steps)}): starting from step 0`);
   }
+  makeFolder(dir, 'out');
+  const stale = removeStaleTempFiles(dir);
+  if (stale.length > 0) opts.log?.(`removed ${stale.length} temporary file(s) of an interrupted write: ${stale.join(', ')}`);
+  writeFileAtomic(join(dir, RUN_CONFIG), new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`));
+  writeFileSync(historyPath, history);
 
   const save = (step: number) =>
     saveCheckpoint(ckptPath, {
@@ -125,6 +185,7 @@ export async function trainRun(dir: string, cfgIn: TrainConfig, opts: TrainOptio
       metadata: { batcher: JSON.stringify(batcher.getState()), trainSeconds: String(trainSeconds) },
     });
 
+  const last: LastCheckpoint = { step: resuming && start > 0 ? start : null, file: ckptPath, hint: 'a smaller --lr' };
   model.train();
   let pending: string[] = [];
   for (let step = start + 1; step <= config.steps; step++) {
@@ -136,12 +197,15 @@ export async function trainRun(dir: string, cfgIn: TrainConfig, opts: TrainOptio
     optimizer.step();
     trainSeconds += (performance.now() - t0) / 1000;
     const info: StepInfo = { step, steps: config.steps, loss: loss.item(), recon: recon.item(), quantizerLoss: quantizer.loss.item(), batchUsage: quantizer.stats.batchUsage ?? NaN };
+    checkStepFinite(step, { 'the quantizer loss': info.quantizerLoss, 'the reconstruction MSE': info.recon, 'the loss': info.loss }, last);
     pending.push([step, info.loss, info.recon, info.quantizerLoss, info.batchUsage, trainSeconds.toFixed(3)].join(','));
     opts.onStep?.(info);
     if (step % config.checkpointEvery === 0 || step === config.steps) {
+      checkStateFinite(step, stateTensors(model, optimizer), last);
       appendFileSync(historyPath, pending.join('\n') + '\n');
       pending = [];
       save(step);
+      last.step = step;
     }
   }
 
@@ -166,6 +230,13 @@ export async function trainRun(dir: string, cfgIn: TrainConfig, opts: TrainOptio
   };
   writeFileAtomic(join(dir, 'metrics.json'), new TextEncoder().encode(`${JSON.stringify(metrics, null, 2)}\n`));
   return { metrics, model, config, test };
+}
+
+/** Every tensor a checkpoint would hold, by its name there: the model's state and the optimizer's. */
+export function stateTensors(model: Autoencoder, optimizer: Adam): Array<[string, Tensor]> {
+  const out: Array<[string, Tensor]> = Object.entries(model.stateDict());
+  for (const [i, s] of Object.entries(optimizer.stateDict().state)) for (const [k, v] of Object.entries(s)) if (typeof v !== 'number') out.push([`optimizer.state.${i}.${k}`, v]);
+  return out;
 }
 
 /** Test-set figures (see evaluate()). */

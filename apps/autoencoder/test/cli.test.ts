@@ -35,7 +35,7 @@ describe('simplex-ae', () => {
   it.each([
     [['train', '--method', 'nope'], /--method: unknown method 'nope'/],
     [['train', '--steps=-3'], /--steps: expected an integer/],
-    [['train', '--steps', '0'], /--steps: expected an integer ≥ 1, got '0'/],
+    [['train', '--steps', '0'], /--steps: expected an integer in \[1, 10000000\], got '0'/],
     [['train', '--lr', 'fast'], /--lr: expected a learning rate/],
     [['train', '--dim', '6', '--groups', '4'], /--groups: 4 groups do not divide --dim 6/],
     [['train', '--k', '9999', '--batch-size', '2'], /--k: K = 9999 exceeds the 98 latent vectors per shard/],

@@ -9,13 +9,23 @@
  * progress bar; runs are seeded and resumable.
  */
 import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { ConfigError, intListOption, listOption, progress, runCli, str, type CliDefinition, type OptionValues, type Progress } from '@simplex-vq/app-kit';
+import { join } from 'node:path';
+import {
+  ConfigError, folderOption, gridFolderOption, intListOption, listOption, priorRun, progress, refuseWithResume, resumeFolderOption, runCli, runConflictError, runFolderOption,
+  str, type CliDefinition, type OptionValues, type Progress,
+} from '@simplex-vq/app-kit';
+import { CheckpointError } from '@simplex-vq/nn';
 import { METHODS, hasCodebook, isMethod, type Method } from '@simplex-vq/vq';
-import { SPEECH_DEFAULTS as D, resolveSpeechConfig, type SpeechConfig } from './config.js';
-import { compareSpeech, speechTable } from './compare.js';
-import { noProbeReason, writeSpeechReport } from './report.js';
-import { describeSplit, trainSpeechRun, type SpeechStep, type SpeechTrainOptions } from './train.js';
+import { NOT_IDENTITY, SPEECH_DEFAULTS as D, normalizeSavedSpeechConfig, resolveSpeechConfig, type SpeechConfig } from './config.js';
+import type { SpeechStep, SpeechTrainOptions } from './train.js';
+
+// What draws pictures (vega, resvg) loads in a second: only when a command runs, so that a bad
+// command line is answered at once.
+const later = {
+  compare: () => import('./compare.js'),
+  report: () => import('./report.js'),
+  train: () => import('./train.js'),
+};
 
 /** The methods of the speech experiment (the spec's claim 7): the wav2vec 2.0 default and the rest. */
 export const SPEECH_METHODS: Method[] = ['gumbel', 'ste', 'simvq', 'perplexity', 'knn-l2', 'knn-ce'];
@@ -94,8 +104,9 @@ Trains one model and writes to --out: config.json, metrics.json, history.csv,
 checkpoint.safetensors, training.png, usage-g<g>.png and report.md.
 
   --out <dir>              run directory (default runs/speech/<method>-g<G>-seed<seed>)
-  --resume <dir>           continue an interrupted run from its checkpoint (bit-exact);
-                           --steps may raise its step count, other options are taken from the run
+  --resume <dir>           continue an interrupted run from its checkpoint (bit-exact), or from step 0
+                           if it stopped before its first; its settings are the run's: only --steps
+                           (to raise its step count) and --threads may be given with it
 ${MODEL}
 ${TRAINING}
   -h, --help               this help
@@ -133,7 +144,8 @@ function configFrom(v: OptionValues, skip: string[] = []): SpeechConfig {
   const raw: Partial<Record<keyof SpeechConfig, unknown>> = {};
   for (const [option, key] of Object.entries(KEYS)) if (!skip.includes(option) && typeof v[option] === 'string') raw[key] = v[option];
   const data = str(v, 'data');
-  if (data !== undefined && !(existsSync(data) && statSync(data).isDirectory())) throw new ConfigError('data', `'${data}' is not a folder`);
+  if (data !== undefined && !(data.trim() !== '' && existsSync(data) && statSync(data).isDirectory())) throw new ConfigError('data', `'${data}' is not a folder`);
+  if (str(v, 'cache-dir') !== undefined) folderOption('cache-dir', str(v, 'cache-dir'));
   for (const o of ['label-pattern', 'speaker-pattern', 'trim-silence']) if (str(v, o) !== undefined && data === undefined) throw new ConfigError(o, 'applies only with --data <folder>');
   const config = resolveSpeechConfig(raw);
   if (str(v, 'init-std') !== undefined && config.init !== 'normal') throw new ConfigError('init-std', `applies only with --init normal (the ${config.init} init takes its codes from the data)`);
@@ -169,20 +181,28 @@ function reporter(label: string, steps: number): SpeechTrainOptions & { stop(): 
 async function train(v: OptionValues): Promise<void> {
   let config: SpeechConfig;
   let dir: string;
-  const resume = str(v, 'resume');
+  const resume = v.resume;
   if (resume !== undefined) {
-    const others = Object.keys(v).filter((k) => k !== 'resume' && k !== 'steps' && v[k] !== undefined);
-    if (others.length) throw new ConfigError('resume', `a resumed run keeps its settings; only --steps may be given with it (got --${others.join(', --')})`);
-    dir = resolve(resume);
-    config = { ...configFrom(v), steps: v.steps === undefined ? 0 : configFrom(v).steps };
+    refuseWithResume(v);
+    const given = configFrom(v);
+    const { dir: d, saved } = resumeFolderOption('resume', resume);
+    dir = d;
+    const { readSavedSpeechConfig } = await later.train();
+    readSavedSpeechConfig(dir, saved); // a config.json that is not a run's settings stops here
+    config = { ...given, steps: v.steps === undefined ? 0 : given.steps };
   } else {
     config = configFrom(v);
     if (str(v, 'init') !== undefined && !hasCodebook(config.method)) throw new ConfigError('init', `${config.method} has no codebook to initialize`);
-    dir = resolve(str(v, 'out') ?? join('runs', 'speech', `${config.method}-g${config.groups}-seed${config.seed}`));
+    dir = runFolderOption('out', str(v, 'out') ?? join('runs', 'speech', `${config.method}-g${config.groups}-seed${config.seed}`));
+    // A run with other settings is not overwritten (as compare refuses it); the same settings train again.
+    const prior = priorRun(dir, config, NOT_IDENTITY, normalizeSavedSpeechConfig);
+    if (prior.status === 'conflict') throw runConflictError(dir, prior.differences);
   }
+  const { trainSpeechRun } = await later.train();
   const r = reporter(`train ${config.method} G=${config.groups}`, config.steps);
   const run = await trainSpeechRun(dir, config, { ...r, resume: resume !== undefined });
   r.stop();
+  const { noProbeReason, writeSpeechReport } = await later.report();
   await writeSpeechReport(dir, run.config, run.metrics);
   const m = run.metrics;
   const probe = m.probeWords >= 2 ? `probe ${m.probeAccuracy.toFixed(3)} (random model ${m.probeFloor.toFixed(3)}, chance ${m.probeChance.toFixed(3)})` : noProbeReason(m.probeWords).replace(/ \(.*/, '');
@@ -195,12 +215,14 @@ async function compare(v: OptionValues): Promise<void> {
     if (!isMethod(s)) throw new ConfigError('methods', `unknown method '${s}'; choose from ${METHODS.join(', ')}`);
     return s;
   });
-  const groups = intListOption('groups', str(v, 'groups') ?? '1,2', 1);
-  const seeds = intListOption('seeds', str(v, 'seeds') ?? '0,1', 0);
+  const groups = intListOption('groups', str(v, 'groups') ?? '1,2', 1, 64);
+  const seeds = intListOption('seeds', str(v, 'seeds') ?? '0,1', 0, 2 ** 31);
   const base = configFrom(v, ['groups']);
-  for (const g of groups) resolveSpeechConfig({ groups: g }, base); // each G must divide the channels
+  for (const g of groups) for (const method of methods) resolveSpeechConfig({ groups: g, method }, base); // each G must divide the channels and fit in memory
   if (str(v, 'init') !== undefined && !methods.some(hasCodebook)) throw new ConfigError('init', `none of ${methods.join(', ')} has a codebook to initialize`);
-  const out = resolve(str(v, 'out') ?? join('runs', 'speech-compare'));
+  const out = gridFolderOption('out', str(v, 'out') ?? join('runs', 'speech-compare'));
+  const { compareSpeech, speechTable } = await later.compare();
+  const { describeSplit } = await later.train();
   console.log(`compare: ${methods.join(', ')} × G = ${groups.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, codebook init ${base.init}, ${base.steps} steps of ${base.batchSize} utterances → ${out}`);
   let current: ReturnType<typeof reporter> | null = reporter('compare', base.steps); // until the first run: the data
   const results = await compareSpeech({
@@ -239,6 +261,7 @@ const CLI: CliDefinition = {
     train: { help: HELP.train, options: TRAIN_OPTIONS, run: train },
     compare: { help: HELP.compare, options: [...Object.keys(KEYS).filter((k) => k !== 'method' && k !== 'seed'), 'out', 'methods', 'seeds'], run: compare },
   },
+  inputErrors: [CheckpointError],
 };
 
 process.exit(await runCli(CLI, process.argv.slice(2)));

@@ -4,16 +4,15 @@
  * interrupted comparison continues where it stopped. Then summary.json and report.md with a
  * table per G and charts.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { aggregate, meanCell, runGrid, thin, type Aggregate } from '@simplex-vq/app-kit';
+import { aggregate, makeFolder, meanCell, runGrid, thin, type Aggregate } from '@simplex-vq/app-kit';
 import { writeFileAtomic } from '@simplex-vq/nn';
 import { barChart, lineChart, writePng } from '@simplex-vq/viz';
 import { hasCodebook, type Method } from '@simplex-vq/vq';
-import { normalizeSavedSpeechConfig, type SpeechConfig } from './config.js';
+import { NOT_IDENTITY, normalizeSavedSpeechConfig, type SpeechConfig } from './config.js';
 import { loadSpeechData, type SpeechData } from './data.js';
 import { initLine, noProbeReason, probeUse, readSpeechHistory, smooth, splitLine, writeSpeechReport } from './report.js';
-import { probeChance, probeSets, reviveSpeechMetrics, trainSpeechRun, type SpeechMetrics, type SpeechTrainOptions } from './train.js';
+import { checkBatchRows, probeChance, probeSets, reviveSpeechMetrics, trainSpeechRun, type SpeechMetrics, type SpeechTrainOptions } from './train.js';
 
 export interface SpeechCompareOptions {
   methods: Method[];
@@ -37,7 +36,6 @@ export async function compareSpeech(o: SpeechCompareOptions): Promise<SpeechMetr
   // speaker stops the comparison before anything is written, and the split is named up front.
   const data = await loadSpeechData(o.base, o.train?.log ?? (() => {}), o.train?.onCorpusProgress);
   o.onData?.(data);
-  mkdirSync(o.out, { recursive: true });
   const runs = o.groups.flatMap((groups) =>
     o.methods.flatMap((method) =>
       o.seeds.map((seed) => {
@@ -46,10 +44,12 @@ export async function compareSpeech(o: SpeechCompareOptions): Promise<SpeechMetr
       }),
     ),
   );
+  for (const r of runs) checkBatchRows(r.config, data); // KNN's shards and K against this data, before any run
+  makeFolder(o.out, 'out');
   const results = (
     await runGrid<SpeechConfig, SpeechMetrics>({
       runs,
-      ignore: ['checkpointEvery', 'threads'],
+      ignore: NOT_IDENTITY,
       normalize: normalizeSavedSpeechConfig,
       onRun: o.onRun,
       train: async ({ dir, config }, resume) => {

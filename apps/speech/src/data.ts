@@ -2,7 +2,8 @@
  * The utterances of a run (synthetic corpus or a WAV folder), split by speaker, and padded batches.
  */
 import { Generator, tensor, type Tensor } from '@simplex-vq/tensor';
-import { DEFAULT_WORDS, loadWavFolder, makeSpeechCorpus, normalizeSpeech, splitBySpeaker, SPEECH_SAMPLE_RATE, type SpeechCorpus, type Utterance } from '@simplex-vq/datasets';
+import { DEFAULT_WORDS, DatasetError, loadWavFolder, makeSpeechCorpus, splitBySpeaker, SPEECH_SAMPLE_RATE, type SpeechCorpus, type Utterance, type WavFolder } from '@simplex-vq/datasets';
+import { makeFolder } from '@simplex-vq/app-kit';
 import { ConfigError, type SpeechConfig } from './config.js';
 import { framesOf } from './model.js';
 
@@ -24,9 +25,22 @@ export async function loadSpeechData(c: SpeechConfig, log: (msg: string) => void
   let description: string;
   if (c.data) {
     const trim = c.trimSilence;
-    const folder = await loadWavFolder(c.data, { labelPattern: c.labelPattern ?? undefined, speakerPattern: c.speakerPattern ?? undefined, recursive: true, normalize: trim === null, onSkip: (file, reason) => log(`skipped ${file}: ${reason}`) });
-    // The folder loader trims only at its fixed 40 dB, so with --trim-silence the normalization is done here.
-    if (trim !== null) for (const u of folder.utterances) u.samples = normalizeSpeech(u.samples, { trim: true, trimDb: trim });
+    let folder: WavFolder;
+    try {
+      folder = await loadWavFolder(c.data, {
+        labelPattern: c.labelPattern ?? undefined,
+        speakerPattern: c.speakerPattern ?? undefined,
+        recursive: true,
+        trim: trim !== null,
+        trimDb: trim ?? undefined,
+        minSamples: MIN_SAMPLES,
+        onSkip: (file, reason) => log(`skipped ${file}: ${reason}`),
+      });
+    } catch (e) {
+      if (e instanceof DatasetError) throw new ConfigError('data', e.message);
+      throw e;
+    }
+    if (folder.skipped.length > 0) log(`skipped ${folder.skipped.length} of ${folder.skipped.length + folder.utterances.length} WAV files (each named above)`);
     corpus = folder;
     description = `${folder.utterances.length} WAV files from ${c.data}${folder.skipped.length ? ` (${folder.skipped.length} skipped)` : ''}${trim === null ? '' : `, silence trimmed at ${trim} dB`}`;
     const speakers = [...new Set(folder.utterances.map((u) => u.speaker))].sort();
@@ -35,6 +49,7 @@ export async function loadSpeechData(c: SpeechConfig, log: (msg: string) => void
       throw new ConfigError('speaker-pattern', `found 1 speaker in the ${folder.utterances.length} WAV files, from ${from}; speakers are held out for the test, so at least 2 are needed: give --speaker-pattern <regex> whose first group is the speaker in a file name, e.g. '^\\d+_([a-z]+)_' for 7_jackson_32.wav`);
     }
   } else {
+    makeFolder(c.cacheDir, 'cache-dir'); // one level at a time: a recursive mkdir spins for ever under /proc
     const synth = await makeSpeechCorpus({
       cacheDir: c.cacheDir,
       seed: c.corpusSeed,
@@ -93,3 +108,10 @@ export function makeBatch(set: SpeechCorpus, idx: ArrayLike<number>, maxSamples:
 }
 
 export const maxSamplesOf = (c: SpeechConfig) => Math.round(c.maxSeconds * SPEECH_SAMPLE_RATE);
+
+/** The fewest samples that give two frames, what the contrastive task needs of an utterance (a target and a distractor); shorter files are skipped. */
+export const MIN_SAMPLES = (() => {
+  let n = 1;
+  while (framesOf(n) < 2) n++;
+  return n;
+})();

@@ -1,19 +1,24 @@
 /**
  * One speech run: data, model, the contrastive training loop with checkpoints, the evaluation
  * (code usage, perplexities, contrastive accuracy on masked steps) and the linear probe.
+ *
+ * A resume reads and checks everything first (config.json; the checkpoint, which must be this
+ * run's; history.csv up to its step) and writes nothing until all of it holds; a run that stopped
+ * before its first checkpoint starts again from step 0. Training that produces NaN or Inf stops
+ * (a RunError) without saving it.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, cat, noGrad, setBackend, tensor, type Tensor } from '@simplex-vq/tensor';
-import { Adam, Linear, crossEntropy, loadCheckpoint, saveCheckpoint, writeFileAtomic } from '@simplex-vq/nn';
+import { Adam, CheckpointError, Linear, crossEntropy, loadCheckpoint, removeStaleTempFiles, restoreCheckpoint, saveCheckpoint, writeFileAtomic, type LoadedCheckpoint } from '@simplex-vq/nn';
 import { CodeUsageTracker, hasCodebook } from '@simplex-vq/vq';
 import { Batcher, type SpeechCorpus } from '@simplex-vq/datasets';
-import { useCpuBackend } from '@simplex-vq/app-kit';
-import { normalizeSavedSpeechConfig, type SpeechConfig } from './config.js';
+import { ConfigError, RUN_CONFIG, RunFileError, checkStateFinite, checkStepFinite, configDifferences, historyUpTo, makeFolder, useCpuBackend, type LastCheckpoint } from '@simplex-vq/app-kit';
+import { NOT_IDENTITY, normalizeSavedSpeechConfig, type SpeechConfig } from './config.js';
 import { contrastiveLoss } from './contrastive.js';
 import { loadSpeechData, makeBatch, maxSamplesOf, spread, type SpeechData } from './data.js';
 import { makeMasks } from './masking.js';
-import { SpeechModel } from './model.js';
+import { SpeechModel, framesOf } from './model.js';
 
 export interface SpeechMetrics {
   method: string;
@@ -92,46 +97,127 @@ function codesOf(indices: Tensor): Int32Array {
   return Int32Array.from(indices.data());
 }
 
+/** A saved config.json in today's form; a RunFileError if it is not one. */
+export function readSavedSpeechConfig(dir: string, saved?: Record<string, unknown>): SpeechConfig {
+  const path = join(dir, RUN_CONFIG);
+  try {
+    return normalizeSavedSpeechConfig(saved ?? (JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>));
+  } catch (e) {
+    throw new RunFileError(path, `is not a run's settings (${(e as Error).message})`);
+  }
+}
+
+/**
+ * KNN splits the B·T rows of a batch into --shards equal parts of at least K rows each. B is the
+ * batch (at most the train utterances) and T the frames of its longest utterance, at least those
+ * of the shortest utterance (cropped to --max-seconds): checked against the data, before training.
+ */
+export function checkBatchRows(c: SpeechConfig, data: SpeechData): void {
+  if (!c.method.startsWith('knn')) return;
+  const B = Math.min(c.batchSize, data.train.utterances.length);
+  if (B % c.shards !== 0) throw new ConfigError('shards', `${c.shards} shards do not divide a batch of ${B} utterances (the rows of a batch are B × frames)`);
+  const shortest = Math.min(...data.train.utterances.map((u) => u.samples.length), maxSamplesOf(c));
+  const rows = (B * Math.max(framesOf(Math.max(shortest, 400)), 1)) / c.shards;
+  if (c.k > rows) throw new ConfigError('k', `K = ${c.k} exceeds the ${rows} rows a shard can have (${B} utterances × ${rows * c.shards / B} frames of the shortest, / ${c.shards} shards)`);
+}
+
+/**
+ * The checkpoint of the run in `dir`, checked against its other files before anything is written:
+ * saved with the settings of config.json, at a step the run can reach, with the data-order
+ * metadata, and with history.csv holding every step up to it.
+ */
+function checkedCheckpoint(dir: string, config: SpeechConfig): { loaded: LoadedCheckpoint; step: number; history: string; batcher: { epoch: number; position: number }; trainSeconds: number } {
+  const path = join(dir, 'checkpoint.safetensors');
+  const loaded = loadCheckpoint(path); // the file itself: structure, dtypes, finite values
+  const fail = (message: string): never => {
+    throw new CheckpointError(path, undefined, message);
+  };
+  if (loaded.config === undefined) fail('holds no config: not a checkpoint of this app');
+  let saved: SpeechConfig;
+  try {
+    saved = normalizeSavedSpeechConfig(loaded.config as Record<string, unknown>);
+  } catch (e) {
+    return fail(`holds settings that are not valid (${(e as Error).message})`);
+  }
+  const differences = configDifferences({ ...saved }, { ...config }, [...NOT_IDENTITY, 'steps'], ['in the checkpoint', `in ${RUN_CONFIG}`]);
+  if (differences.length > 0) fail(`was saved by a run with other settings than ${join(dir, RUN_CONFIG)} (${differences.join('; ')}): it is not this run's checkpoint`);
+  const step = loaded.step ?? fail('holds no step');
+  if (step > config.steps) fail(`is at step ${step}, beyond the run's ${config.steps} steps in ${RUN_CONFIG}`);
+  let batcher: { epoch: number; position: number };
+  try {
+    batcher = JSON.parse(loaded.metadata.batcher ?? '') as { epoch: number; position: number };
+  } catch {
+    return fail('metadata "batcher" (the data order) is missing or not JSON');
+  }
+  if (!Number.isInteger(batcher?.epoch) || batcher.epoch < 0 || !Number.isInteger(batcher.position) || batcher.position < 0) {
+    fail(`metadata "batcher" ${JSON.stringify(batcher)} is not a position in the training utterances`);
+  }
+  const trainSeconds = Number(loaded.metadata.trainSeconds ?? 0);
+  if (!Number.isFinite(trainSeconds) || trainSeconds < 0) fail(`metadata "trainSeconds" is not a duration: "${loaded.metadata.trainSeconds}"`);
+  const history = historyUpTo(join(dir, 'history.csv'), HISTORY_HEADER, step);
+  return { loaded, step, history, batcher, trainSeconds };
+}
+
+/** Every tensor a checkpoint would hold, by its name there: the model's state and the optimizer's. */
+function stateTensors(model: SpeechModel, optimizer: Adam): Array<[string, Tensor]> {
+  const out: Array<[string, Tensor]> = Object.entries(model.stateDict());
+  for (const [i, s] of Object.entries(optimizer.stateDict().state)) for (const [k, v] of Object.entries(s)) if (typeof v !== 'number') out.push([`optimizer.state.${i}.${k}`, v]);
+  return out;
+}
+
 export async function trainSpeechRun(dir: string, cfgIn: SpeechConfig, opts: SpeechTrainOptions = {}): Promise<{ metrics: SpeechMetrics; model: SpeechModel; data: SpeechData; config: SpeechConfig }> {
   const log = opts.log ?? (() => {});
   const ckpt = join(dir, 'checkpoint.safetensors');
   const historyPath = join(dir, 'history.csv');
   let config = cfgIn;
-  if (opts.resume) {
-    if (!existsSync(ckpt)) throw new Error(`cannot resume: no checkpoint at ${ckpt}`);
-    const saved = normalizeSavedSpeechConfig(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>);
-    config = { ...saved, steps: Math.max(saved.steps, cfgIn.steps) };
+  const resuming = opts.resume === true;
+  if (resuming) {
+    const saved = readSavedSpeechConfig(dir);
+    config = { ...saved, steps: Math.max(saved.steps, cfgIn.steps), threads: cfgIn.threads };
   }
-  // The data first: a folder that cannot be split stops the run before its folder is written.
-  let data = opts.data;
-  if (!data) {
-    data = await loadSpeechData(config, log, opts.onCorpusProgress);
-    log(`data: ${data.description}; ${data.train.utterances.length} train / ${data.test.utterances.length} test utterances (held-out speakers)`);
-    log(describeSplit(data));
-  }
-  mkdirSync(dir, { recursive: true });
-  writeFileAtomic(join(dir, 'config.json'), new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`));
   if (config.backend === 'gpujs') {
     const { createGpuJsBackend } = await import('@simplex-vq/backend-gpujs');
     const b = createGpuJsBackend();
     setBackend(b);
     log(`backend: ${b.describe()}`);
   } else log(`backend: ${useCpuBackend(config.threads)}`);
+  // A resume reads and checks everything before it writes anything: the files first, then their fit to the data and the model.
+  const checked = resuming && existsSync(ckpt) ? checkedCheckpoint(dir, config) : null;
+  // The data: a folder that cannot be split stops the run before its folder is written.
+  let data = opts.data;
+  if (!data) {
+    data = await loadSpeechData(config, log, opts.onCorpusProgress);
+    log(`data: ${data.description}; ${data.train.utterances.length} train / ${data.test.utterances.length} test utterances (held-out speakers)`);
+    log(describeSplit(data));
+  }
+  checkBatchRows(config, data);
   const model = new SpeechModel(config, new Generator(config.seed));
   const optimizer = new Adam(model.parameters(), { lr: config.lr });
   const batcher = new Batcher(data.train.utterances.length, Math.min(config.batchSize, data.train.utterances.length), { seed: config.seed });
   const gen = new Generator(config.seed + 7919); // crops, masks, distractors
   let start = 0, trainSeconds = 0;
-  if (opts.resume) {
-    const loaded = loadCheckpoint(ckpt, { model, optimizer, rng: { batches: gen } });
-    start = loaded.step ?? 0;
-    batcher.setState(JSON.parse(loaded.metadata.batcher ?? '{"epoch":0,"position":0}'));
-    trainSeconds = Number(loaded.metadata.trainSeconds ?? 0);
-    const rows = existsSync(historyPath) ? readFileSync(historyPath, 'utf8').trim().split('\n').slice(1) : [];
-    writeFileSync(historyPath, [HISTORY_HEADER, ...rows.filter((r) => Number(r.split(',')[0]) <= start)].join('\n') + '\n');
-  } else writeFileSync(historyPath, `${HISTORY_HEADER}\n`);
+  let history = `${HISTORY_HEADER}\n`;
+  if (checked) {
+    const c = checked;
+    if (c.batcher.position > data.train.utterances.length) {
+      throw new CheckpointError(ckpt, undefined, `metadata "batcher" ${JSON.stringify(c.batcher)} is not a position in the ${data.train.utterances.length} training utterances`);
+    }
+    restoreCheckpoint(c.loaded, { model, optimizer, rng: { batches: gen } }, ckpt);
+    start = c.step;
+    batcher.setState(c.batcher);
+    trainSeconds = c.trainSeconds;
+    history = c.history;
+  } else if (resuming) {
+    log(`${dir} has no checkpoint yet (the run stopped before its first, due at step ${Math.min(config.checkpointEvery, config.steps)}): starting from step 0`);
+  }
+  makeFolder(dir, 'out');
+  const stale = removeStaleTempFiles(dir);
+  if (stale.length > 0) log(`removed ${stale.length} temporary file(s) of an interrupted write: ${stale.join(', ')}`);
+  writeFileAtomic(join(dir, RUN_CONFIG), new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`));
+  writeFileSync(historyPath, history);
 
   const maxSamples = maxSamplesOf(config);
+  const last: LastCheckpoint = { step: start > 0 ? start : null, file: ckpt, hint: 'a smaller --lr' };
   let pending: string[] = [];
   model.train();
   for (let step = start + 1; step <= config.steps; step++) {
@@ -146,12 +232,16 @@ export async function trainSpeechRun(dir: string, cfgIn: SpeechConfig, opts: Spe
     optimizer.step();
     trainSeconds += (performance.now() - t0) / 1000;
     const info: SpeechStep = { step, steps: config.steps, loss: loss.item(), accuracy: r.accuracy, batchUsage: out.quantizer.stats.batchUsage ?? NaN };
-    pending.push([step, info.loss, r.loss.item(), out.quantizer.loss.item(), r.accuracy, info.batchUsage, trainSeconds.toFixed(3)].join(','));
+    const contrastive = r.loss.item(), quantizerLoss = out.quantizer.loss.item();
+    checkStepFinite(step, { 'the quantizer loss': quantizerLoss, 'the contrastive loss': contrastive, 'the loss': info.loss }, last);
+    pending.push([step, info.loss, contrastive, quantizerLoss, r.accuracy, info.batchUsage, trainSeconds.toFixed(3)].join(','));
     opts.onStep?.(info);
     if (step % config.checkpointEvery === 0 || step === config.steps) {
+      checkStateFinite(step, stateTensors(model, optimizer), last);
       appendFileSync(historyPath, pending.join('\n') + '\n');
       pending = [];
       saveCheckpoint(ckpt, { model, optimizer, step, config, rng: { batches: gen }, metadata: { batcher: JSON.stringify(batcher.getState()), trainSeconds: String(trainSeconds) } });
+      last.step = step;
     }
   }
 
