@@ -109,7 +109,7 @@ export async function barChart(opts: BarChartOptions): Promise<Uint8Array> {
   const xOffset = grouped ? { xOffset: { field: 'label', type: 'nominal' as const, sort: labels } } : {};
   const yScale = yDomain ? { domain: yDomain, nice: false } : { zero: true };
   const color = grouped
-    ? { color: { field: 'label', type: 'nominal' as const, scale: { domain: labels }, legend: { title: null } } }
+    ? { color: { field: 'label', type: 'nominal' as const, scale: { domain: labels, ...(labels.length > 10 ? { scheme: 'tableau20' } : {}) }, legend: { title: null } } }
     : {};
 
   const layers: NonNullable<Extract<TopLevelSpec, { layer: unknown }>['layer']> = [

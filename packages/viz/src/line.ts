@@ -103,7 +103,8 @@ export async function lineChart(opts: LineChartOptions): Promise<Uint8Array> {
       color: {
         field: 'series',
         type: 'nominal',
-        scale: { domain: names },
+        // Vega's default palette has 10 colours and repeats after them: more series get 20.
+        scale: { domain: names, ...(names.length > 10 ? { scheme: 'tableau20' } : {}) },
         legend: { title: opts.legendTitle ?? null, orient: 'right' },
       },
     },
