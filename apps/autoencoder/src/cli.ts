@@ -38,7 +38,7 @@ const COMMON = `Model and training options:
   --init-std <x>           std of a 'normal' start (default ${DEFAULTS.initStd})
   --restart-threshold <x>  +restart methods: a code used by fewer rows per batch (running average) is reset (default ${DEFAULTS.restartThreshold})
   --output-bias <data|default>  the decoder's output bias at the start: 'data' = logit of the mean training
-                           pixel (the decoder starts at the mean digit), 'default' = PyTorch's init (default ${DEFAULTS.outputBias})
+                           pixel (a grey start at 0.13, not 0.5), 'default' = PyTorch's init (default ${DEFAULTS.outputBias})
   --codebook-size <M>      codes per group (default ${DEFAULTS.codebookSize})
   --dim <C>                channels of each latent vector (default ${DEFAULTS.dim})
   --groups <G>             product quantization: G codebooks over C/G channels (default ${DEFAULTS.groups})
