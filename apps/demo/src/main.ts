@@ -14,11 +14,11 @@ const HELP = `Usage: simplex-demo [options]
 Trains a 2-64-64-2 MLP on a generated two-spirals set and prints the loss as it falls.
 
 Options:
-  --steps <n>      training steps (default 400)
-  --lr <x>         Adam learning rate (default 0.01)
-  --hidden <n>     width of the two hidden layers (default 64)
-  --points <n>     training points (default 512; the test set has the same size)
-  --seed <n>       random seed for data and initialization (default 0)
+  --steps <n>      training steps, 1 to 10^6 (default 400)
+  --lr <x>         Adam learning rate, in (0, 10] (default 0.01)
+  --hidden <n>     width of the two hidden layers, 1 to 4096 (default 64)
+  --points <n>     training points, 2 to 10^6 (default 512; the test set has the same size)
+  --seed <n>       random seed for data and initialization, 0 to 2^31 (default 0)
   -h, --help       show this help
 `;
 
@@ -27,11 +27,11 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function positive(name: string, raw: string, integer: boolean): number {
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
-    fail(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got '${raw}'`);
-  }
+/** A number option in [lo, hi] (an integer when `integer`); the bounds keep a typo from allocating or running for ever. */
+function bounded(name: string, raw: string, integer: boolean, lo: number, hi: number, loOpen = false): number {
+  const v = raw.trim() === '' ? NaN : Number(raw);
+  const ok = Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && v <= hi && (!integer || Number.isInteger(v));
+  if (!ok) fail(`--${name} must be ${integer ? 'an integer' : 'a number'} in ${loOpen ? '(' : '['}${lo}, ${hi}], got '${raw}'`);
   return v;
 }
 
@@ -54,12 +54,11 @@ if (args.help) {
   process.stdout.write(HELP);
   process.exit(0);
 }
-const steps = positive('steps', args.steps, true);
-const lr = positive('lr', args.lr, false);
-const hidden = positive('hidden', args.hidden, true);
-const points = positive('points', args.points, true);
-const seed = Number(args.seed);
-if (!Number.isInteger(seed)) fail(`--seed must be an integer, got '${args.seed}'`);
+const steps = bounded('steps', args.steps, true, 1, 1_000_000);
+const lr = bounded('lr', args.lr, false, 0, 10, true);
+const hidden = bounded('hidden', args.hidden, true, 1, 4096);
+const points = bounded('points', args.points, true, 2, 1_000_000);
+const seed = bounded('seed', args.seed, true, 0, 2 ** 31);
 
 const generator = new Generator(seed);
 const train = twoSpirals(points, 0.02, generator);
