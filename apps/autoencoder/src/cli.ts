@@ -115,6 +115,7 @@ again, so a sweep too long for one sitting continues where it stopped.
   --seeds <s1,s2,...>      seeds (default 0,1,2)
   --vertex-subsets <f,..>  claim 8: KNN-CE with these vertex fractions, or 'none' (default 0.5,0.25,0.125)
   --subset-dim <C>         the C of the vertex-subset runs (default 32)
+  --subset-init <a,b>      the inits of the vertex-subset runs (default: those of --init)
   --out <dir>              output directory (default runs/sweep)
 ${COMMON_MANY.replace(/\n  --dim <C>[^\n]*/, '').replace(`--codebook-size <M>      codes per group (default ${DEFAULTS.codebookSize})`, '--codebook-size <M>      codes per group (default 512)')}
   -h, --help               this help
@@ -141,6 +142,7 @@ const OPTION_SPEC = {
   threads: { type: 'string' },
   'vertex-subsets': { type: 'string' },
   'subset-dim': { type: 'string' },
+  'subset-init': { type: 'string' },
   'codebook-size': { type: 'string' },
   dim: { type: 'string' },
   groups: { type: 'string' },
@@ -283,9 +285,9 @@ function runProgress(steps: number) {
 }
 
 /** --init as a list (compare, sweep): each 'data' or 'normal'. */
-function initsOf(v: Values, dflt: string): InitName[] {
-  const inits = listOption('init', typeof v.init === 'string' ? v.init : dflt, (s) => {
-    if (s !== 'data' && s !== 'normal') throw new ConfigError('init', `expected 'data' or 'normal', got '${s}'`);
+function initsOf(v: Values, dflt: string, option = 'init'): InitName[] {
+  const inits = listOption(option, typeof v.init === 'string' ? v.init : dflt, (s) => {
+    if (s !== 'data' && s !== 'normal') throw new ConfigError(option, `expected 'data' or 'normal', got '${s}'`);
     return s as InitName;
   });
   return [...new Set(inits)];
@@ -326,6 +328,7 @@ async function sweep(v: Values): Promise<void> {
           return n;
         });
   const subsetDim = v['subset-dim'] === undefined ? 32 : intOption('subset-dim', v['subset-dim'], 1, 4096);
+  const subsetInits = v['subset-init'] === undefined ? inits : initsOf({ init: v['subset-init'] } as Values, '', 'subset-init');
   for (const m of methods) for (const d of [...dims, ...(vertexSubsets.length ? [subsetDim] : [])]) configFrom({ 'codebook-size': '512', ...v, init: inits[0], method: m, dim: String(d) });
   const out = gridFolderOption('out', typeof v.out === 'string' ? v.out : join('runs', 'sweep'));
   const { runSweep } = await later.sweep();
@@ -333,7 +336,7 @@ async function sweep(v: Values): Promise<void> {
   console.log(`sweep: C = ${dims.join(', ')}; ${methods.join(', ')} × init ${inits.join(', ')} × seeds ${seeds.join(', ')}; M = ${base.codebookSize}, ${base.steps} steps of batch ${base.batchSize} → ${out}`);
   if (vertexSubsets.length) console.log(`claim 8: knn-ce with vertex fractions ${vertexSubsets.join(', ')} at C = ${subsetDim}`);
   const p = runProgress(base.steps);
-  const r = await runSweep({ dims, methods, inits, seeds, base, out, vertexSubsets, subsetDim, onRun: p.onRun, train: p.train });
+  const r = await runSweep({ dims, methods, inits, seeds, base, out, vertexSubsets, subsetDim, subsetInits, onRun: p.onRun, train: p.train });
   p.stop();
   for (const [d, results] of r.byDim) console.log(`\nC = ${d}\n${resultsTable(results)}`);
   console.log(`\nreport: ${join(out, 'report.md')}`);
@@ -374,7 +377,7 @@ ${rows}
 const ALLOWED: Record<string, readonly string[]> = {
   train: ['method', 'init', 'init-std', 'restart-threshold', 'output-bias', 'threads', 'codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'seed', 'backend', 'checkpoint-every', 'eval-images', 'out', 'resume'],
   compare: ['init', 'init-std', 'restart-threshold', 'output-bias', 'threads', 'codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds'],
-  sweep: ['init', 'init-std', 'restart-threshold', 'output-bias', 'threads', 'vertex-subsets', 'subset-dim', 'codebook-size', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds', 'dims'],
+  sweep: ['init', 'init-std', 'restart-threshold', 'output-bias', 'threads', 'vertex-subsets', 'subset-dim', 'subset-init', 'codebook-size', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds', 'dims'],
   toy: ['out', 'steps', 'seed'],
 };
 

@@ -25,6 +25,8 @@ export interface SweepOptions {
   /** Claim 8: KNN-CE with these vertex fractions at C = `subsetDim` (empty: skip). */
   vertexSubsets?: number[];
   subsetDim?: number;
+  /** The inits of the vertex-subset runs (default: `inits`). */
+  subsetInits?: InitName[];
   onRun?: CompareOptions['onRun'];
   train?: CompareOptions['train'];
 }
@@ -48,7 +50,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const fractions = o.vertexSubsets ?? [];
   if (fractions.length > 0) {
     const dim = o.subsetDim ?? o.dims[0]!;
-    const subsetVariants: Variant[] = o.inits.flatMap((init) => fractions.map((f) => ({ method: 'knn-ce' as Method, init, vertexSubset: f })));
+    const subsetVariants: Variant[] = (o.subsetInits ?? o.inits).flatMap((init) => fractions.map((f) => ({ method: 'knn-ce' as Method, init, vertexSubset: f })));
     subsets = await compareRuns({ variants: subsetVariants, seeds: o.seeds, base: { ...o.base, dim }, out: join(o.out, 'subsets'), onRun: o.onRun, train: o.train });
   }
   await writeSweepReport(o, { byDim, subsets }, (performance.now() - started) / 1000);
@@ -246,7 +248,7 @@ async function writeSweepReport(o: SweepOptions, r: SweepResult, seconds: number
     const cost = regularizerCost(n, b.codebookSize, fractions);
     const full = aggs.get(dim) ?? [];
     const sub = aggregate(r.subsets);
-    const judged = judgeSubsets(full, sub, inits, fractions, cost);
+    const judged = judgeSubsets(full, sub, [...new Set(o.subsetInits ?? inits)], fractions, cost);
     const fullRuns = (r.byDim.get(dim) ?? []).filter((m) => m.method === 'knn-ce');
     claim8 = `KNN-CE at C = ${dim}, M = ${b.codebookSize}, with a random subset of the vertices each step (SPEC §2; a fresh seeded draw per step), beside the runs with every vertex (from the C = ${dim} table above):
 
@@ -261,7 +263,7 @@ ${cost.map((c) => `| ${c.fraction === 1 ? 'all' : fraction(c.fraction)} | ${c.ms
 ${judged.map((c) => `- **${c.claim}** — ${c.verdict}. ${c.evidence}`).join('\n')}
 `;
   }
-  const reproduce = `npm run ae -- sweep --dims ${dims.join(',')} --codebook-size ${b.codebookSize} --init ${inits.join(',')} --seeds ${o.seeds.join(',')} --steps ${b.steps} --batch-size ${b.batchSize} --vertex-subsets ${fractions.length ? fractions.join(',') : 'none'}${r.subsets.length ? ` --subset-dim ${o.subsetDim ?? dims[0]}` : ''}`;
+  const reproduce = `npm run ae -- sweep --dims ${dims.join(',')} --codebook-size ${b.codebookSize} --init ${inits.join(',')} --seeds ${o.seeds.join(',')} --steps ${b.steps} --batch-size ${b.batchSize} --vertex-subsets ${fractions.length ? fractions.join(',') : 'none'}${r.subsets.length ? ` --subset-dim ${o.subsetDim ?? dims[0]}` : ''}${o.subsetInits && o.subsetInits.join(',') !== inits.join(',') ? ` --subset-init ${o.subsetInits.join(',')}` : ''}`;
   const md = `# Discrete autoencoder on MNIST: every method at C = ${dims.join(', ')} (M = ${b.codebookSize})
 
 Settings: MNIST 28×28 (9,000 training images, the first ${b.evalImages} of the 1,000-image test set for every metric) →

@@ -119,6 +119,7 @@ const OPTION_CASES: Case[] = [
   bad('dims', '1e9', /'1e9' is not an integer in \[1, 4096\]/, 'sweep'),
   bad('vertex-subsets', '0.5,2', /'2' is not a fraction in \(0, 1\); use 'none' to skip claim 8/, 'sweep'),
   bad('subset-dim', '0', int(1, 4096), 'sweep'),
+  bad('subset-init', 'kmeans', /expected 'data' or 'normal', got 'kmeans'/, 'sweep'),
   bad('seeds', '0,x', /'x' is not an integer/, 'sweep'),
   bad('methods', 'nope', /unknown method 'nope'/, 'sweep'),
   bad('out', aFile, /is a file, not a folder/, 'sweep'),
