@@ -3,7 +3,8 @@
  *
  * Where to read: tensor.ts (the Tensor), autograd.ts (record and backward), ops/*.ts (each op's
  * forward beside its gradient), backend.ts (the primitives a backend implements), cpu/ (the CPU
- * backend and its matmul kernel).
+ * backend and its matmul kernel), elementwise.ts (what every elementwise op computes, NaN and ±Inf
+ * included).
  */
 import { registerBackend } from './backend.js';
 import { CpuBackend } from './cpu/cpu-backend.js';
@@ -29,6 +30,21 @@ export {
   withBackend,
 } from './backend.js';
 export { CpuBackend, type CpuBackendOptions } from './cpu/cpu-backend.js';
+export { cpuKernelMode } from './cpu/strided-kernel.js';
+export {
+  BINARY_OPS,
+  INT32_OPS,
+  INT32_RESULT,
+  SPECIAL_VALUES,
+  UNARY_OPS,
+  WHERE_OP,
+  type BinaryFn,
+  type UnaryFn,
+  agrees,
+  binaryFn,
+  reference,
+  unaryFn,
+} from './elementwise.js';
 export { gemmRows } from './cpu/gemm.js';
 export { ThreadPool } from './cpu/thread-pool.js';
 export { type BackwardOptions, type GradNode, detectAnomaly, enableGrad, isGradEnabled, noGrad, record } from './autograd.js';

@@ -7,54 +7,19 @@
  * uses it to take finite differences without float32 rounding.
  */
 import type { Backend, BinaryOp, ConvGeometry, DType, DataHandle, HostArray, MatmulSpec, ReduceOp, UnaryOp } from '../backend.js';
+import { INT32_RESULT, WHERE_OP, binaryFn, unaryFn } from '../elementwise.js';
 import { BackendError, IndexError } from '../errors.js';
 import { broadcastStrides, collapseDims, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { gemmRows } from './gemm.js';
 import { GEMM_SIMD_WASM, createGemmSimdKernel, type GemmSimdKernel } from './gemm-simd.js';
-import { compileStrided } from './strided-kernel.js';
+import { stridedKernel } from './strided-kernel.js';
 import { ThreadPool } from './thread-pool.js';
 
 type Arr = Float32Array | Float64Array | Int32Array;
 type FArr = Float32Array | Float64Array;
 
-const UNARY: Record<UnaryOp, string> = {
-  neg: '-x',
-  exp: 'Math.exp(x)',
-  log: 'Math.log(x)',
-  sqrt: 'Math.sqrt(x)',
-  abs: 'Math.abs(x)',
-  sign: 'x > 0 ? 1 : x < 0 ? -1 : 0',
-  relu: 'x > 0 || x !== x ? x : 0', // NaN stays NaN, as in torch.relu
-  sigmoid: '1 / (1 + Math.exp(-x))',
-  tanh: 'Math.tanh(x)',
-  erf: 'erf(x)',
-  gelu: '0.5 * x * (1 + erf(x * Math.SQRT1_2))',
-  sin: 'Math.sin(x)',
-  cos: 'Math.cos(x)',
-  square: 'x * x',
-  reciprocal: '1 / x',
-  floor: 'Math.floor(x)',
-  isFinite: 'Number.isFinite(x) ? 1 : 0',
-};
-
-const BINARY: Record<BinaryOp, string> = {
-  add: 'x + y',
-  sub: 'x - y',
-  mul: 'x * y',
-  div: 'x / y',
-  pow: 'Math.pow(x, y)',
-  // NaN propagates, as in torch.maximum.
-  maximum: 'x > y || x !== x ? x : y',
-  minimum: 'x < y || x !== x ? x : y',
-  eq: 'x === y ? 1 : 0',
-  ne: 'x !== y ? 1 : 0',
-  lt: 'x < y ? 1 : 0',
-  le: 'x <= y ? 1 : 0',
-  gt: 'x > y ? 1 : 0',
-  ge: 'x >= y ? 1 : 0',
-};
-
-const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+/** The loop of the movement primitives: a strided copy. */
+const copy = (x: number) => x;
 
 export interface CpuBackendOptions {
   /** Storage of float tensors: 'float32' (default) or 'float64' (for gradient checks). */
@@ -170,28 +135,25 @@ export class CpuBackend implements Backend {
   // --- elementwise --------------------------------------------------------------------------
 
   unary(op: UnaryOp, x: DataHandle, size: number, dtype: DType): DataHandle {
-    const out = this.alloc(size, op === 'isFinite' ? 'int32' : dtype);
-    compileStrided(1, UNARY[op])([size], [out, x as Arr], [0, 0], [[1], [1]]);
+    const out = this.alloc(size, INT32_RESULT.has(op) ? 'int32' : dtype);
+    stridedKernel(unaryFn(op, dtype))([size], [out, x as Arr], [0, 0], [[1], [1]]);
     return out;
   }
 
   binary(op: BinaryOp, a: DataHandle, aShape: Shape, b: DataHandle, bShape: Shape, outShape: Shape, dtype: DType): DataHandle {
-    const out = this.alloc(sizeOf(outShape), COMPARISONS.has(op) ? 'int32' : dtype);
-    // int32 products wrap modulo 2^32 as in int32 arithmetic: x * y in doubles loses the low bits
-    // once |x·y| passes 2^53, Math.imul does not.
-    const expr = op === 'mul' && dtype === 'int32' ? 'Math.imul(x, y)' : BINARY[op];
-    this.strided(compileStrided(2, expr), outShape, out, [[a as Arr, aShape], [b as Arr, bShape]]);
+    const out = this.alloc(sizeOf(outShape), INT32_RESULT.has(op) ? 'int32' : dtype);
+    this.strided(stridedKernel(binaryFn(op, dtype)), outShape, out, [[a as Arr, aShape], [b as Arr, bShape]]);
     return out;
   }
 
   where(cond: DataHandle, cShape: Shape, a: DataHandle, aShape: Shape, b: DataHandle, bShape: Shape, outShape: Shape, dtype: DType): DataHandle {
     const out = this.alloc(sizeOf(outShape), dtype);
-    this.strided(compileStrided(3, 'x !== 0 ? y : z'), outShape, out, [[cond as Arr, cShape], [a as Arr, aShape], [b as Arr, bShape]]);
+    this.strided(stridedKernel(WHERE_OP), outShape, out, [[cond as Arr, cShape], [a as Arr, aShape], [b as Arr, bShape]]);
     return out;
   }
 
   /** Runs a compiled loop writing contiguous `out` and reading each input broadcast to outShape. */
-  private strided(kernel: ReturnType<typeof compileStrided>, outShape: Shape, out: Arr, inputs: Array<[Arr, Shape]>): void {
+  private strided(kernel: ReturnType<typeof stridedKernel>, outShape: Shape, out: Arr, inputs: Array<[Arr, Shape]>): void {
     const { dims, strides } = collapseDims(outShape, [stridesOf(outShape), ...inputs.map(([, s]) => broadcastStrides(s, outShape))]);
     kernel(dims, [out, ...inputs.map(([x]) => x)], new Array(inputs.length + 1).fill(0), strides);
   }
@@ -277,13 +239,13 @@ export class CpuBackend implements Backend {
     const outShape = perm.map((p) => shape[p]!);
     const out = this.alloc(sizeOf(shape), dtype);
     const { dims, strides } = collapseDims(outShape, [stridesOf(outShape), perm.map((p) => inStrides[p]!)]);
-    compileStrided(1, 'x')(dims, [out, x as Arr], [0, 0], strides);
+    stridedKernel(copy)(dims, [out, x as Arr], [0, 0], strides);
     return out;
   }
 
   broadcastTo(x: DataHandle, shape: Shape, outShape: Shape, dtype: DType): DataHandle {
     const out = this.alloc(sizeOf(outShape), dtype);
-    this.strided(compileStrided(1, 'x'), outShape, out, [[x as Arr, shape]]);
+    this.strided(stridedKernel(copy), outShape, out, [[x as Arr, shape]]);
     return out;
   }
 
@@ -293,7 +255,7 @@ export class CpuBackend implements Backend {
     let off = 0;
     for (let d = 0; d < shape.length; d++) off += begin[d]! * st[d]!;
     const { dims, strides } = collapseDims(outShape, [stridesOf(outShape), st.map((s, d) => s * step[d]!)]);
-    compileStrided(1, 'x')(dims, [out, x as Arr], [0, off], strides);
+    stridedKernel(copy)(dims, [out, x as Arr], [0, off], strides);
     return out;
   }
 
@@ -304,7 +266,7 @@ export class CpuBackend implements Backend {
     let off = 0;
     for (let d = 0; d < outShape.length; d++) off += begin[d]! * st[d]!;
     const { dims, strides } = collapseDims(shape, [st.map((s, d) => s * step[d]!), stridesOf(shape)]);
-    compileStrided(1, 'x')(dims, [out, x as Arr], [off, 0], strides);
+    stridedKernel(copy)(dims, [out, x as Arr], [off, 0], strides);
     return out;
   }
 

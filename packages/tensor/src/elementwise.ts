@@ -1,0 +1,168 @@
+/**
+ * What every elementwise op of the Backend interface computes, for every input — NaN, ±Inf and
+ * ±0 included — stated once, as plain functions on numbers.
+ *
+ * These functions are both the reference and, on the CPU backend, the code that runs:
+ * - cpu/strided-kernel.ts compiles each function's body (the expression after `=>`) into a
+ *   specialized loop, or calls the function itself from a plain loop where code cannot be
+ *   compiled (a page whose Content-Security-Policy forbids eval);
+ * - a backend that writes its own code (gpu.js: GLSL) is checked against them on SPECIAL_VALUES
+ *   by its parity suite (@simplex-vq/backend-gpujs, src/parity.ts);
+ * - test/elementwise.test.ts checks the CPU backend against them on arbitrary doubles.
+ *
+ * Dtypes: the functions compute in float64. An op in float32 gives the float64 result of the
+ * float32 inputs, rounded to float32; in int32, the result wrapped to 32 bits, with INT32_OPS
+ * where float64 would lose the low bits first (`reference` applies these rules).
+ *
+ * The rules at the edges follow PyTorch, or, where PyTorch has an acknowledged bug, the fix it is
+ * heading to (NumPy's answer):
+ * - NaN in, NaN out, for every arithmetic op: relu, abs, sign, maximum and minimum (and so clamp,
+ *   built from them) included. torch.sign(NaN) is 0 today (pytorch/pytorch#41245); here NaN.
+ * - Comparisons with NaN are false, except ne, which is true; isFinite(NaN) = 0.
+ * - ±Inf as IEEE 754 arithmetic: exp(−Inf) = 0, log(0) = −Inf, log(x < 0) = NaN, sqrt(−1) = NaN,
+ *   1/±0 = ±Inf, 0/0 = NaN, Inf − Inf = NaN, 0·Inf = NaN, sigmoid(±Inf) = 1 and 0,
+ *   tanh(±Inf) = ±1, erf(±Inf) = ±1, sin and cos of ±Inf are NaN.
+ * - gelu(+Inf) = +Inf and gelu(−Inf) = 0, the limits (x·Φ(x) would be −Inf·0 = NaN, which PyTorch
+ *   gives today: pytorch/pytorch#187293).
+ * - pow is C's pow (torch.pow's), which differs from JavaScript's Math.pow in two places:
+ *   pow(1, y) = 1 for every y, NaN included, and pow(−1, ±Inf) = 1. Otherwise as Math.pow:
+ *   pow(x, ±0) = 1 even for x = NaN, pow(±0, y < 0) = Inf, pow(x < 0, non-integer) = NaN.
+ * - The sign of a zero result is IEEE's here, but backends are not held to it (a GPU need not keep
+ *   −0); maximum and minimum of +0 and −0 may give either.
+ *
+ * erf is the Numerical Recipes fit below (fractional error < 1.2e-7): the engine's erf, and gelu's.
+ *
+ * Writing a function here: a single arrow `(x) => expression` (or `(x, y) => …`) that uses only its
+ * parameters, Math, Number, and erf. The CPU backend compiles its source text, and checks the
+ * compiled loop against the function on SPECIAL_VALUES before using it.
+ */
+import type { BinaryOp, DType, UnaryOp } from './backend.js';
+
+/** The Numerical Recipes erfc fit, for z ≥ 0. */
+function erfcFit(z: number): number {
+  const t = 1 / (1 + 0.5 * z);
+  return (
+    t *
+    Math.exp(
+      -z * z - 1.26551223 +
+        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 +
+        t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    )
+  );
+}
+// The fit gives erfc(0) = e^(3e-8), not 1: divided out so erf(0) = 0 and erf is continuous at 0
+// (otherwise erf(x) < 0 for tiny x > 0 and its numeric derivative at 0 is off by 3%).
+const ERFC_FIT_AT_0 = erfcFit(0);
+
+/** erf of a number (NaN → NaN, ±Inf → ±1). */
+export function erf(x: number): number {
+  const r = erfcFit(Math.abs(x)) / ERFC_FIT_AT_0;
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+/** Helpers that the functions below may call; compiled loops receive them by these names. */
+export const HELPERS = { erf } as const;
+
+export type UnaryFn = (x: number) => number;
+export type BinaryFn = (x: number, y: number) => number;
+
+export const UNARY_OPS: Readonly<Record<UnaryOp, UnaryFn>> = {
+  neg: (x) => -x,
+  exp: (x) => Math.exp(x),
+  log: (x) => Math.log(x),
+  sqrt: (x) => Math.sqrt(x),
+  abs: (x) => Math.abs(x),
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x === x ? 0 : NaN),
+  relu: (x) => (x > 0 || x !== x ? x : 0),
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  tanh: (x) => Math.tanh(x),
+  erf: (x) => erf(x),
+  gelu: (x) => (x === -Infinity ? 0 : 0.5 * x * (1 + erf(x * Math.SQRT1_2))),
+  sin: (x) => Math.sin(x),
+  cos: (x) => Math.cos(x),
+  square: (x) => x * x,
+  reciprocal: (x) => 1 / x,
+  floor: (x) => Math.floor(x),
+  isFinite: (x) => (Number.isFinite(x) ? 1 : 0),
+};
+
+export const BINARY_OPS: Readonly<Record<BinaryOp, BinaryFn>> = {
+  add: (x, y) => x + y,
+  sub: (x, y) => x - y,
+  mul: (x, y) => x * y,
+  div: (x, y) => x / y,
+  // Math.pow, but where |x| = 1 and y is NaN or ±Inf, C's answer: 1, except pow(−1, NaN) = NaN.
+  pow: (x, y) => (Number.isFinite(y) || Math.abs(x) !== 1 ? Math.pow(x, y) : x === 1 || y === y ? 1 : NaN),
+  maximum: (x, y) => (x > y || x !== x ? x : y),
+  minimum: (x, y) => (x < y || x !== x ? x : y),
+  eq: (x, y) => (x === y ? 1 : 0),
+  ne: (x, y) => (x !== y ? 1 : 0),
+  lt: (x, y) => (x < y ? 1 : 0),
+  le: (x, y) => (x <= y ? 1 : 0),
+  gt: (x, y) => (x > y ? 1 : 0),
+  ge: (x, y) => (x >= y ? 1 : 0),
+};
+
+/**
+ * int32 variants: products wrap modulo 2^32 as in int32 arithmetic (x·y in float64 loses the low
+ * bits once |x·y| passes 2^53; Math.imul does not). Every other int32 op is its float function
+ * with the result wrapped (exact, since sums and differences of int32 values stay below 2^53).
+ */
+export const INT32_OPS: Readonly<Partial<Record<UnaryOp | BinaryOp, UnaryFn | BinaryFn>>> = {
+  mul: (x: number, y: number) => Math.imul(x, y),
+  square: (x: number) => Math.imul(x, x),
+};
+
+/** where(cond, a, b) elementwise: a where cond is non-zero (cond is int32, never NaN). */
+export const WHERE_OP = (c: number, a: number, b: number): number => (c !== 0 ? a : b);
+
+/** Ops whose result is int32 0/1 whatever the dtype of their inputs. */
+export const INT32_RESULT = new Set<UnaryOp | BinaryOp>(['isFinite', 'eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+
+/** The function a backend runs for `op` on `dtype`. */
+export function unaryFn(op: UnaryOp, dtype: DType | 'float64' = 'float32'): UnaryFn {
+  return (dtype === 'int32' ? (INT32_OPS[op] as UnaryFn | undefined) : undefined) ?? UNARY_OPS[op];
+}
+
+export function binaryFn(op: BinaryOp, dtype: DType | 'float64' = 'float32'): BinaryFn {
+  return (dtype === 'int32' ? (INT32_OPS[op] as BinaryFn | undefined) : undefined) ?? BINARY_OPS[op];
+}
+
+const round = {
+  float64: (v: number) => v,
+  float32: Math.fround,
+  int32: (v: number) => v | 0,
+};
+
+/**
+ * The value `op` gives on inputs stored in `dtype` ('float64': the CPU backend's float64
+ * precision): inputs rounded to the dtype, the function applied, the result rounded to the dtype
+ * of the output (int32 0/1 for comparisons and isFinite).
+ */
+export function reference(op: UnaryOp | BinaryOp, dtype: DType | 'float64', x: number, y = 0): number {
+  const r = round[dtype];
+  const outRound = INT32_RESULT.has(op) ? round.int32 : r;
+  if (op in UNARY_OPS) return outRound(unaryFn(op as UnaryOp, dtype)(r(x)));
+  return outRound(binaryFn(op as BinaryOp, dtype)(r(x), r(y)));
+}
+
+/**
+ * The inputs every backend is checked on: NaN, ±Inf, ±0, ±1 (pow's special bases), small and
+ * large magnitudes within float32's normal range, values where exp overflows float32 and where
+ * erf and tanh saturate, and ordinary negatives and fractions. (float32 subnormals are left out:
+ * GPUs may flush them to zero.)
+ */
+export const SPECIAL_VALUES: readonly number[] = [
+  NaN, Infinity, -Infinity, 0, -0, 1, -1, 0.5, -0.5, 2, -2.5, 3, -3, 1e-30, -1e-30, 1e30, -1e30, 100, -100,
+];
+
+/**
+ * Whether `got` is what `want` promises: the same NaN-ness, the same infinity, and for finite
+ * values |got − want| ≤ tol·max(1, |want|) (tol 0: equal, with +0 and −0 equal).
+ */
+export function agrees(got: number, want: number, tol = 0): boolean {
+  if (want !== want) return got !== got;
+  if (want === Infinity || want === -Infinity) return got === want;
+  if (!Number.isFinite(got)) return false;
+  return got === want || Math.abs(got - want) <= tol * Math.max(1, Math.abs(want));
+}
