@@ -23,6 +23,7 @@ export {
 } from './conv.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';
 export { GroupNorm, LayerNorm, type GroupNormOptions, type LayerNormOptions } from './norm.js';
+export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './batchnorm.js';
 export { Dropout, type DropoutOptions } from './dropout.js';
 export { GELU, ReLU, SiLU, Sigmoid, Tanh } from './activations.js';
 export { Flatten, Identity } from './flatten.js';
