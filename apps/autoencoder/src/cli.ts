@@ -14,7 +14,8 @@ import {
   ConfigError, gridFolderOption, intListOption, intOption, listOption, makeFolder, priorRun, progress as progressBar, refuseWithResume, resumeFolderOption, runCli, runConflictError,
   runFolderOption, type CliDefinition, type OptionValues,
 } from '@simplex-vq/app-kit';
-import { CheckpointError, writeFileAtomic } from '@simplex-vq/nn';
+import { CheckpointError } from '@simplex-vq/nn';
+import { writeFileAtomic } from '@simplex-vq/nn/node';
 import { METHODS, RESTARTABLE, isMethod, type Method } from '@simplex-vq/vq';
 import { DEFAULTS, NOT_IDENTITY, normalizeSavedConfig, resolveConfig, type InitName, type TrainConfig } from './config.js';
 import { runName } from './names.js';

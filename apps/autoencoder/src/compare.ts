@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { aggregate as aggregateBy, makeFolder, meanCell as cell, runGrid, thin, type Aggregate } from '@simplex-vq/app-kit';
-import { writeFileAtomic } from '@simplex-vq/nn';
+import { writeFileAtomic } from '@simplex-vq/nn/node';
 import { barChart, lineChart, writePng } from '@simplex-vq/viz';
 import { hasCodebook, type Method } from '@simplex-vq/vq';
 import { NOT_IDENTITY, normalizeSavedConfig, type InitName, type TrainConfig } from './config.js';

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noGrad } from '@simplex-vq/tensor';
 import { thin } from '@simplex-vq/app-kit';
-import { writeFileAtomic } from '@simplex-vq/nn';
+import { writeFileAtomic } from '@simplex-vq/nn/node';
 import { imageGrid, lineChart, usageChart, writePng } from '@simplex-vq/viz';
 import type { TrainConfig } from './config.js';
 import { batchTensor, type RunResult } from './train.js';

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { CpuBackend, Generator, getBackend, randn } from '@simplex-vq/tensor';
 import { makeFolder } from '@simplex-vq/app-kit';
-import { writeFileAtomic } from '@simplex-vq/nn';
+import { writeFileAtomic } from '@simplex-vq/nn/node';
 import { barChart, writePng } from '@simplex-vq/viz';
 import { knnRegularizer, type Method } from '@simplex-vq/vq';
 import { aggregate, compareRuns, describeInits, fraction, resultsTable, variantLabel, variantsOf, type Aggregate, type CompareOptions, type Variant } from './compare.js';

@@ -13,7 +13,8 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, noGrad, setBackend, tensor, type Tensor } from '@simplex-vq/tensor';
-import { Adam, CheckpointError, loadCheckpoint, removeStaleTempFiles, restoreCheckpoint, saveCheckpoint, writeFileAtomic, type LoadedCheckpoint } from '@simplex-vq/nn';
+import { Adam, CheckpointError, restoreCheckpoint, type LoadedCheckpoint } from '@simplex-vq/nn';
+import { loadCheckpoint, removeStaleTempFiles, saveCheckpoint, writeFileAtomic } from '@simplex-vq/nn/node';
 import { CodeUsageTracker } from '@simplex-vq/vq';
 import { Batcher, gatherImages, loadMnist, type ImageSet } from '@simplex-vq/datasets';
 import { RUN_CONFIG, RunFileError, checkStateFinite, checkStepFinite, configDifferences, historyUpTo, makeFolder, useCpuBackend, type LastCheckpoint } from '@simplex-vq/app-kit';

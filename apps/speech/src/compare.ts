@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { aggregate, makeFolder, meanCell, runGrid, thin, type Aggregate } from '@simplex-vq/app-kit';
-import { writeFileAtomic } from '@simplex-vq/nn';
+import { writeFileAtomic } from '@simplex-vq/nn/node';
 import { barChart, lineChart, writePng } from '@simplex-vq/viz';
 import { hasCodebook, type Method } from '@simplex-vq/vq';
 import { NOT_IDENTITY, normalizeSavedSpeechConfig, type SpeechConfig } from './config.js';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { thin } from '@simplex-vq/app-kit';
-import { writeFileAtomic } from '@simplex-vq/nn';
+import { writeFileAtomic } from '@simplex-vq/nn/node';
 import { lineChart, usageChart, writePng } from '@simplex-vq/viz';
 import { hasCodebook } from '@simplex-vq/vq';
 import type { SpeechConfig } from './config.js';

@@ -10,7 +10,8 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, cat, noGrad, setBackend, tensor, type Tensor } from '@simplex-vq/tensor';
-import { Adam, CheckpointError, Linear, crossEntropy, loadCheckpoint, removeStaleTempFiles, restoreCheckpoint, saveCheckpoint, writeFileAtomic, type LoadedCheckpoint } from '@simplex-vq/nn';
+import { Adam, CheckpointError, Linear, crossEntropy, restoreCheckpoint, type LoadedCheckpoint } from '@simplex-vq/nn';
+import { loadCheckpoint, removeStaleTempFiles, saveCheckpoint, writeFileAtomic } from '@simplex-vq/nn/node';
 import { CodeUsageTracker, hasCodebook } from '@simplex-vq/vq';
 import { Batcher, type SpeechCorpus } from '@simplex-vq/datasets';
 import { ConfigError, RUN_CONFIG, RunFileError, checkStateFinite, checkStepFinite, configDifferences, historyUpTo, makeFolder, useCpuBackend, type LastCheckpoint } from '@simplex-vq/app-kit';

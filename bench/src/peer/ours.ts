@@ -9,7 +9,8 @@
  * backends from that file, for timing and for the equivalence check.
  */
 import { CpuBackend, Generator, setBackend, tensor, type Backend, type Tensor } from '@simplex-vq/tensor';
-import { Adam, parseSafetensors, serializeSafetensors, writeFileAtomic } from '@simplex-vq/nn';
+import { Adam, parseSafetensors, serializeSafetensors } from '@simplex-vq/nn';
+import { writeFileAtomic } from '@simplex-vq/nn/node';
 import { Batcher, gatherImages, loadMnist } from '@simplex-vq/datasets';
 import { Autoencoder, type ModelConfig } from '@simplex-vq/autoencoder/model';
 import { readFileSync } from 'node:fs';

@@ -18,7 +18,8 @@
  * the app: our float32 run is the app's own `simplex-ae train` run (same seed, same batches).
  */
 import { CpuBackend, Generator, noGrad, setBackend, tensor, type Tensor } from '@simplex-vq/tensor';
-import { serializeSafetensors, writeFileAtomic } from '@simplex-vq/nn';
+import { serializeSafetensors } from '@simplex-vq/nn';
+import { writeFileAtomic } from '@simplex-vq/nn/node';
 import { Batcher, gatherImages, loadMnist } from '@simplex-vq/datasets';
 import { Autoencoder, meanPixelLogit, type ModelConfig } from '@simplex-vq/autoencoder/model';
 import { DEFAULTS } from '@simplex-vq/autoencoder/config';

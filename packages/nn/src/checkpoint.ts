@@ -12,17 +12,13 @@
  *                  rng        JSON: the state of each generator (the model's, e.g. Dropout's, and
  *                             those passed in `rng`, e.g. the data sampler's)
  *
- * Files are written atomically: to a temporary file beside the target, flushed to disk, then
- * renamed over it, so a crash leaves either the old checkpoint or the new one, never half of one
- * (and a stray temporary file, which `removeStaleTempFiles` clears at the next start).
- * Loading validates the file (see safetensors.ts), that every float holds a finite value, and
- * the fit to the model and optimizer, and raises a CheckpointError naming the file and the
- * tensor. A checkpoint holding NaN or ±Inf is never written: it could not be resumed. Uses
- * node:fs (Node only); the serialization itself (safetensors.ts) is pure.
+ * This file works on bytes and runs anywhere (a page, a worker, Node): `serializeCheckpoint`
+ * makes the bytes, `parseCheckpoint` validates them (see safetensors.ts), checks that every float
+ * holds a finite value and, given targets, restores them, raising a CheckpointError naming the
+ * file and the tensor. A checkpoint holding NaN or ±Inf is never serialized: it could not be
+ * resumed. Files (atomic writes, `saveCheckpoint`/`loadCheckpoint`) are in node/index.ts, the
+ * package's `@simplex-vq/nn/node` entry.
  */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { Tensor, type Generator } from '@simplex-vq/tensor';
 import { CheckpointError, StateDictError } from './errors.js';
 import type { Module, StateDict } from './module.js';
@@ -137,93 +133,13 @@ export function serializeCheckpoint(c: CheckpointContents, file = '<checkpoint>'
   return serializeSafetensors(tensors, metadata);
 }
 
-/** Writes a checkpoint atomically (temporary file, fsync, rename). */
-export function saveCheckpoint(path: string, c: CheckpointContents): void {
-  writeFileAtomic(path, serializeCheckpoint(c, path));
-}
-
 /**
- * Writes bytes to `path` so that readers see the old file or the new one, never a partial one:
- * a temporary file beside it (`<path>.tmp-<pid>-<random>`), fsync, rename, fsync of the folder.
+ * Parses checkpoint bytes (from a file, a fetch or an upload) and, for each target given,
+ * restores it: the model's parameters, buffers and generators, the optimizer's state and
+ * hyperparameters, the scheduler, and the named generators in `rng`. Bytes that do not fit (a
+ * missing or unexpected tensor, another shape, another optimizer) raise a CheckpointError naming
+ * `file` and the tensor; a failed restore leaves the optimizer and scheduler as they were.
  */
-export function writeFileAtomic(path: string, data: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'wx', 0o644);
-    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing; the original error is the one to report
-      }
-    }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // the temporary file may not exist
-    }
-    throw new CheckpointError(path, undefined, `could not be written: ${(e as Error).message}`);
-  }
-  try {
-    const dir = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
-  } catch {
-    // Folders cannot be opened or synced on every platform (Windows); the rename is done.
-  }
-}
-
-/** `<name>.tmp-<pid>-<hex>`: a temporary file of writeFileAtomic, and the process that wrote it. */
-const TEMP_FILE = /\.tmp-(\d+)-[0-9a-f]+$/;
-
-/**
- * Removes the temporary files that writes interrupted by a crash left in `dir` (those of this
- * process, whose writes are synchronous and so finished, and of processes no longer running; a
- * running process's are left alone). Returns the names removed.
- */
-export function removeStaleTempFiles(dir: string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  const removed: string[] = [];
-  for (const name of names) {
-    const m = TEMP_FILE.exec(name);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (pid !== process.pid && isRunning(pid)) continue;
-    try {
-      unlinkSync(join(dir, name));
-      removed.push(name);
-    } catch {
-      // gone already, or not ours to remove
-    }
-  }
-  return removed;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
-  }
-}
-
-/** Parses checkpoint bytes; with targets, restores them (see loadCheckpoint). */
 export function parseCheckpoint(bytes: Uint8Array, file = '<checkpoint>', targets: CheckpointTargets = {}): LoadedCheckpoint {
   const { tensors, metadata } = parseSafetensors(bytes, file);
   function fail(message: string, tensor?: string): never {
@@ -289,24 +205,7 @@ export function parseCheckpoint(bytes: Uint8Array, file = '<checkpoint>', target
 }
 
 /**
- * Reads a checkpoint and, for each target given, restores it: the model's parameters, buffers and
- * generators, the optimizer's state and hyperparameters, the scheduler, and the named generators
- * in `rng`. A file that does not fit (a missing or unexpected tensor, another shape, another
- * optimizer) raises a CheckpointError naming the file and the tensor; a failed restore leaves the
- * optimizer and scheduler as they were.
- */
-export function loadCheckpoint(path: string, targets: CheckpointTargets = {}): LoadedCheckpoint {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new CheckpointError(path, undefined, `could not be read: ${(e as Error).message}`);
-  }
-  return parseCheckpoint(bytes, path, targets);
-}
-
-/**
- * Restores what a parsed checkpoint holds into `targets` (see loadCheckpoint), e.g. after the
+ * Restores what a parsed checkpoint holds into `targets` (see parseCheckpoint), e.g. after the
  * caller has checked its config and step against the run's other files.
  */
 export function restoreCheckpoint(loaded: LoadedCheckpoint, targets: CheckpointTargets, file = '<checkpoint>'): void {

@@ -4,6 +4,9 @@
  *
  * Where to read: module.ts (Module, Parameter, state dicts), the layer files (one concept each),
  * losses.ts, optim/ (SGD, Adam/AdamW, schedules, clipping), safetensors.ts and checkpoint.ts.
+ *
+ * Everything here loads in a browser as well as in Node: nothing imports a Node module. Checkpoint
+ * files (node:fs) are in the separate entry '@simplex-vq/nn/node' (node/index.ts).
  */
 export { Module, Parameter, functionalCall, type LoadStateDictResult, type StateDict } from './module.js';
 export { CheckpointError, ModuleError, StateDictError } from './errors.js';
@@ -56,15 +59,12 @@ export {
 export { clipGradNorm } from './optim/clip.js';
 
 export { parseSafetensors, serializeSafetensors, type SafetensorsContents, type SafetensorsDType } from './safetensors.js';
+// Checkpoints as bytes (any page, worker or Node); as files: the '@simplex-vq/nn/node' entry.
 export {
   CHECKPOINT_FORMAT,
-  loadCheckpoint,
   parseCheckpoint,
-  removeStaleTempFiles,
   restoreCheckpoint,
-  saveCheckpoint,
   serializeCheckpoint,
-  writeFileAtomic,
   type CheckpointContents,
   type CheckpointTargets,
   type LoadedCheckpoint,

@@ -24,12 +24,10 @@ import {
   Sequential,
   clipGradNorm,
   crossEntropy,
-  loadCheckpoint,
   parseSafetensors,
-  removeStaleTempFiles,
-  saveCheckpoint,
   warmupCosine,
 } from '../src/index.js';
+import { loadCheckpoint, removeStaleTempFiles, saveCheckpoint } from '../src/node/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'nn-checkpoint-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
