@@ -62,6 +62,11 @@ function elementwiseSuite(): Array<[string, HostArray]> {
     out.push([`${name} broadcastTo`, b.read(b.broadcastTo(col, [3, 1], [2, 3, 4], dtype), 24, dtype)]);
     out.push([`${name} slice`, b.read(b.slice(m, [3, 4, 5], [1, 0, 1], [1, 2, 2], [2, 2, 2], dtype), 8, dtype)]);
     out.push([`${name} sliceScatter`, b.read(b.sliceScatter(col, [3], [1], [2], [8], 7, dtype), 8, dtype)]);
+    // 0-d operands, and an empty one.
+    const s1 = b.fromArray([vs[1]!], dtype), s2 = b.fromArray([vs[5]!], dtype);
+    out.push([`${name} 0-d sub`, b.read(b.binary('sub', s1, [], s2, [], [], dtype), 1, dtype)]);
+    out.push([`${name} 0-d where`, b.read(b.where(b.fromArray([0], 'int32'), [], s1, [], s2, [], [], dtype), 1, dtype)]);
+    out.push([`${name} empty add`, b.read(b.binary('add', b.fromArray([], dtype), [2, 0], col, [3, 1, 1], [3, 2, 0], dtype), 0, dtype)]);
   }
   return out;
 }

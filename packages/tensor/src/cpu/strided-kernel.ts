@@ -163,25 +163,29 @@ function agreesOnSpecialValues(g: ScalarFn, fn: ScalarFn): boolean {
 function interpretedLoop(fn: ScalarFn): StridedKernel {
   return (dims, arrays, offsets, strides) => {
     const r = dims.length, n = arrays.length;
-    const out = arrays[0]!, x = arrays[1]!, y = arrays[n > 2 ? 2 : 1]!, z = arrays[n > 3 ? 3 : 1]!;
+    const out = arrays[0]!, x = arrays[1]!, y = arrays[2]!, z = arrays[3]!;
     const p = offsets.slice();
-    // Unused operands read operand 1 again (fn ignores them): one call shape for every arity.
-    const at = (k: number) => (k < n ? k : 1);
-    const py = at(2), pz = at(3);
-    const step = () => {
-      out[p[0]!] = fn(x[p[1]!]!, y[p[py]!]!, z[p[pz]!]!);
-    };
-    if (r === 0) return step();
+    if (r === 0) {
+      out[p[0]!] = n === 2 ? fn(x[p[1]!]!) : n === 3 ? fn(x[p[1]!]!, y[p[2]!]!) : fn(x[p[1]!]!, y[p[2]!]!, z[p[3]!]!);
+      return;
+    }
     if (dims.includes(0)) return;
+    const L = dims[r - 1]!;
+    const [s0, s1, s2, s3] = strides.map((s) => s[r - 1]!) as [number, number, number, number];
     const idx = new Array<number>(r).fill(0);
     for (;;) {
-      step();
-      let d = r - 1;
+      // The innermost axis, one loop per arity.
+      let o = p[0]!, i = p[1]!, j = p[2] ?? 0, k = p[3] ?? 0;
+      if (n === 2) for (let t = 0; t < L; t++, o += s0, i += s1) out[o] = fn(x[i]!);
+      else if (n === 3) for (let t = 0; t < L; t++, o += s0, i += s1, j += s2) out[o] = fn(x[i]!, y[j]!);
+      else for (let t = 0; t < L; t++, o += s0, i += s1, j += s2, k += s3) out[o] = fn(x[i]!, y[j]!, z[k]!);
+      // The outer axes, as an odometer.
+      let d = r - 2;
       for (; d >= 0; d--) {
-        idx[d]++;
-        for (let i = 0; i < n; i++) p[i]! += strides[i]![d]!;
+        idx[d]!++;
+        for (let q = 0; q < n; q++) p[q]! += strides[q]![d]!;
         if (idx[d]! < dims[d]!) break;
-        for (let i = 0; i < n; i++) p[i]! -= strides[i]![d]! * dims[d]!;
+        for (let q = 0; q < n; q++) p[q]! -= strides[q]![d]! * dims[d]!;
         idx[d] = 0;
       }
       if (d < 0) return;
