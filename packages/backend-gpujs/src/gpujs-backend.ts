@@ -16,7 +16,7 @@
  */
 import { BackendError, type Backend, type BinaryOp, type ConvGeometry, type DType, type DataHandle, type HostArray, type MatmulSpec, type ReduceOp, type Shape, type UnaryOp, broadcastStrides, collapseDims as collapse, sizeOf, stridesOf } from '@simplex-vq/tensor';
 import gpujs from 'gpu.js';
-import { ERF_SOURCE, SIN_SOURCE, kernel, lit, offsetExpr, unravel } from './kernel-source.js';
+import { ERF_SOURCE, LOG_SOURCE, POW_SOURCE, SIN_SOURCE, kernel, lit, offsetExpr, unravel } from './kernel-source.js';
 
 type GPUInstance = InstanceType<typeof gpujs.GPU>;
 type Texture = { toArray(): unknown; delete(): void };
@@ -45,18 +45,27 @@ class GpuData {
   ) {}
 }
 
+/**
+ * Each op's kernel expression over its input v (unary) or x, y (binary): the definitions of
+ * @simplex-vq/tensor's elementwise.ts (UNARY_OPS, BINARY_OPS) written in the JavaScript subset gpu.js
+ * compiles to GLSL, where NaN must be tested for explicitly (GLSL's max, sign and exp need not
+ * propagate it) and `Infinity` is the largest float. The parity suite checks every one against the
+ * definitions on SPECIAL_VALUES.
+ */
 const UNARY: Record<UnaryOp, string> = {
   neg: '-v',
-  exp: 'Math.exp(v)',
-  log: 'Math.log(v)',
+  exp: 'v !== v ? v : Math.exp(v)',
+  log: 'logC(v)',
   sqrt: 'Math.sqrt(v)',
   abs: 'Math.abs(v)',
-  sign: 'Math.sign(v)',
-  relu: 'Math.max(v, 0.0)',
-  sigmoid: '1.0 / (1.0 + Math.exp(-v))',
-  tanh: 'Math.tanh(v)',
+  sign: 'v !== v ? v : Math.sign(v)',
+  relu: '(v > 0.0 || v !== v) ? v : 0.0',
+  sigmoid: 'v !== v ? v : 1.0 / (1.0 + Math.exp(-v))',
+  // tanh(±10) rounds to ±1 in float32; past that, GLSL's tanh may give Inf/Inf = NaN.
+  tanh: 'v > 10.0 ? 1.0 : (v < -10.0 ? -1.0 : Math.tanh(v))',
   erf: 'erfApprox(v)',
-  gelu: '0.5 * v * (1.0 + erfApprox(v * 0.7071067811865476))',
+  // gelu(−Inf) = 0, not −Inf·0.
+  gelu: 'v < -3.4028234e38 ? 0.0 : 0.5 * v * (1.0 + erfApprox(v * 0.7071067811865476))',
   sin: 'sinApprox(v)',
   cos: 'sinApprox(v + 1.5707963267948966)',
   square: 'v * v',
@@ -71,9 +80,9 @@ const BINARY: Record<BinaryOp, string> = {
   sub: 'x - y',
   mul: 'x * y',
   div: 'x / y',
-  pow: 'Math.pow(x, y)',
-  maximum: 'Math.max(x, y)',
-  minimum: 'Math.min(x, y)',
+  pow: 'powC(x, y)',
+  maximum: '(x > y || x !== x) ? x : y',
+  minimum: '(x < y || x !== x) ? x : y',
   eq: 'x === y ? 1.0 : 0.0',
   ne: 'x !== y ? 1.0 : 0.0',
   lt: 'x < y ? 1.0 : 0.0',
@@ -133,7 +142,7 @@ export class GpuJsBackend implements Backend {
     } catch (err) {
       throw new BackendError('createGpuJsBackend', `gpu.js cannot run mode '${mode}' here: ${(err as Error).message}`);
     }
-    for (const fn of [ERF_SOURCE, SIN_SOURCE]) this.gpu.addFunction(fn as unknown as Parameters<GPUInstance['addFunction']>[0]);
+    for (const fn of [ERF_SOURCE, SIN_SOURCE, LOG_SOURCE, POW_SOURCE]) this.gpu.addFunction(fn as unknown as Parameters<GPUInstance['addFunction']>[0]);
   }
 
   /** The target gpu.js actually runs: 'webgl2', 'webgl', 'headlessgl', 'webasm' or 'cpu'. */

@@ -12,4 +12,4 @@ import { createGpuJsBackend } from './gpujs-backend.js';
 registerBackend('gpujs', () => createGpuJsBackend());
 
 export { GpuJsBackend, createGpuJsBackend, type GpuJsBackendOptions, type GpuJsMode } from './gpujs-backend.js';
-export { type ParityResult, parityCaseNames, runParitySuite } from './parity.js';
+export { DEVIATIONS, type Deviation, type ParityResult, parityCaseNames, runParitySuite } from './parity.js';

@@ -59,13 +59,63 @@ export const ERF_SOURCE = `function erfApprox(x) {
 
 /**
  * sin for the kernels: GL drivers' sin/cos (SwiftShader's, for one) are off by ~2e-4; range
- * reduction to [−π/2, π/2] and a Taylor polynomial to x¹³ keep the error near 1e-7.
+ * reduction to [−π/2, π/2] and a Taylor polynomial to x¹³ keep the error near 1e-7 for small
+ * |x|. The reduction runs in float32, so the error grows with |x| (~1e-3 at 1e4); NaN and ±Inf
+ * give NaN.
  */
 export const SIN_SOURCE = `function sinApprox(x) {
   const twoPi = 6.283185307179586;
   let r = x - Math.floor(x / twoPi + 0.5) * twoPi;
+  // Past |x| ~ 1e7 float32 keeps no bits of the angle and r can be anything: pinned, so the result stays in [−1, 1].
+  if (r > 4.0 || r < -4.0) { r = 0.0; }
   if (r > 1.5707963267948966) { r = 3.141592653589793 - r; }
   if (r < -1.5707963267948966) { r = -3.141592653589793 - r; }
   const r2 = r * r;
   return r * (1.0 - r2 / 6.0 * (1.0 - r2 / 20.0 * (1.0 - r2 / 42.0 * (1.0 - r2 / 72.0 * (1.0 - r2 / 110.0 * (1.0 - r2 / 156.0))))));
+}`;
+
+/*
+ * The helpers below are the definitions of @simplex-vq/tensor's elementwise.ts written for GLSL,
+ * where log and pow are only defined for positive arguments, and a driver's approximations need
+ * not handle NaN, 0 or ±Inf (SwiftShader's log(0) is −88, its pow(NaN, 2) is Inf). Infinities and
+ * NaN are made at run time from the arguments (GLSL has no literals for them: gpu.js writes
+ * `Infinity` as the largest float). The parity suite checks them against the definitions.
+ */
+
+/** log: NaN for x < 0 and NaN, −Inf at ±0, Inf at Inf. */
+export const LOG_SOURCE = `function logC(x) {
+  if (x !== x) { return x; }
+  if (x < 0.0) { const z = x - x; return z / z; }
+  if (x === 0.0) { return -1.0 / Math.abs(x); }
+  if (x > 3.4028234e38) { return x; }
+  return Math.log(x);
+}`;
+
+/**
+ * C's pow (torch.pow): 1 for x = 1 or y = ±0 (NaN included) and for x = −1, y = ±Inf; NaN for a
+ * finite negative x and a non-integer y; the sign of x for odd integer y (−0 and −Inf included).
+ */
+export const POW_SOURCE = `function powC(x, y) {
+  if (x === 1.0 || y === 0.0) { return 1.0; }
+  if (x !== x || y !== y) { return x + y; }
+  const ax = Math.abs(x);
+  const ay = Math.abs(y);
+  let yInfinite = 0.0;
+  if (ay > 3.4028234e38) { yInfinite = 1.0; }
+  if (x === -1.0 && yInfinite > 0.5) { return 1.0; }
+  let yInteger = 0.0;
+  if (Math.floor(y) === y) { yInteger = 1.0; }
+  if (x < 0.0 && ax <= 3.4028234e38 && yInteger < 0.5) { const z = y - y; return z / z; }
+  let p = 0.0;
+  if (ax === 0.0) {
+    if (y < 0.0) { p = 1.0 / ax; }
+  } else if (ax > 3.4028234e38) {
+    if (y > 0.0) { p = ax; }
+  } else if (yInfinite > 0.5) {
+    if ((ax < 1.0 && y < 0.0) || (ax > 1.0 && y > 0.0)) { p = ay; }
+  } else {
+    p = Math.pow(ax, y);
+  }
+  if (yInteger > 0.5 && yInfinite < 0.5 && Math.floor(y * 0.5) * 2.0 !== y && (x < 0.0 || 1.0 / x < 0.0)) { return -p; }
+  return p;
 }`;

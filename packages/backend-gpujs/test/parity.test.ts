@@ -1,7 +1,9 @@
 /**
  * Parity with the CPU backend, op by op and for a small model's gradients, on gpu.js's targets
- * that run in Node: 'cpu' (transpiled JavaScript) and 'webasm' (WebAssembly SIMD). The WebGL2
- * target runs the same suite in Chromium (browser.test.ts).
+ * that run in Node: 'cpu' (transpiled JavaScript) and 'webasm' (WebAssembly SIMD); and every
+ * elementwise op on NaN, ±Inf and other special values against the ops' definitions
+ * (@simplex-vq/tensor's elementwise.ts). The WebGL2 target runs the same suite in Chromium
+ * (browser.test.ts).
  */
 import { CpuBackend } from '@simplex-vq/tensor';
 import { describe, expect, it } from 'vitest';
@@ -23,8 +25,29 @@ for (const mode of ['cpu', 'webasm'] as const) {
         const [r] = runParitySuite(backend, reference, 1e-4, (n) => n === name);
         expect(r, `case ${name} did not run`).toBeDefined();
         expect(r!.error ?? '', r!.error).toBe('');
+        expect(r!.mismatches ?? [], `${name} disagrees with the definition`).toEqual([]);
         expect(r!.maxRelError, `max relative error of ${name}`).toBeLessThanOrEqual(1e-4);
+        expect(r!.ok).toBe(true);
+        if (r!.deviations) console.log(`[parity] ${mode} ${name}, documented deviation: ${r!.deviations.join(' | ')}`);
       });
     }
   });
 }
+
+describe('the special-value cases', () => {
+  it('catch an expression that loses NaN (as GLSL max does)', () => {
+    // A backend whose maximum is Math.max without NaN: the case must fail and name the element.
+    const cpu = new CpuBackend({ threads: 1 });
+    const lossy = Object.create(cpu) as CpuBackend;
+    lossy.binary = (op, a, as, b, bs, os, dtype) => {
+      if (op !== 'maximum' || as.length !== 1 || bs.length !== 1) return cpu.binary(op, a, as, b, bs, os, dtype);
+      const x = a as Float32Array, y = b as Float32Array;
+      return x.map((v, i) => (v > y[i]! ? v : y[i]!)); // GLSL's max(x, y): a NaN x is lost
+    };
+    const [r] = runParitySuite(lossy, cpu, 1e-4, (n) => n === 'special values: binary maximum');
+    expect(r!.ok).toBe(false);
+    expect(r!.mismatches![0]).toMatch(/^maximum\(NaN, Infinity\) = Infinity, want NaN$/);
+    const [same] = runParitySuite(cpu, cpu, 1e-4, (n) => n === 'special values: binary maximum');
+    expect(same!.ok).toBe(true);
+  });
+});
