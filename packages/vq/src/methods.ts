@@ -23,6 +23,7 @@ import type { Generator } from '@simplex-vq/tensor';
 import type { CodebookInit, RestartOptions } from './codebook.js';
 import { FiniteScalarQuantizer } from './fsq.js';
 import { GumbelQuantizer } from './gumbel-quantizer.js';
+import type { GradientEstimator } from './hard-quantizer.js';
 import { LookupFreeQuantizer } from './lfq.js';
 import type { Quantizer } from './quantizer.js';
 import { SimVQ } from './simvq.js';
@@ -59,6 +60,14 @@ export interface MethodOptions {
   regularizerWeight?: number;
   /** Commitment weight β (default 0.25 where the method has one). */
   commitment?: number;
+  /** ste, ste+restart, simvq: weight of the codebook loss (default 1). */
+  codebookWeight?: number;
+  /** ste, ste-ema, simvq: the gradient through the hard code, 'ste' (default) or 'rotation' (the rotation trick). */
+  estimator?: GradientEstimator;
+  /** ste, ste-ema, simvq: cosine-similarity codes (inputs and codes l2-normalized; default false). */
+  cosine?: boolean;
+  /** ste, simvq: weight of the orthogonal regularization of the codebook (default 0). */
+  orthogonalWeight?: number;
   /** Smoothed quantizers: 'distance' (default) or 'linear' logits. */
   logits?: 'distance' | 'linear';
   /** Smoothed quantizers: temperature τ (default 1) and whether it is learned. */
@@ -92,11 +101,13 @@ export function createQuantizer(method: Method, o: MethodOptions): Quantizer {
   const codebook = { ...base, init: o.init, initStd: o.initStd, restart: restarted ? (o.restart ?? true) : false };
   const smoothed = { ...codebook, logits: o.logits, temperature: o.temperature, learnTemperature: o.learnTemperature, commitment: o.commitment };
   const knn = { k: o.k, shards: o.shards, vertexSubset: o.vertexSubset, weight: o.regularizerWeight };
+  // ste-ema refuses codebookWeight and orthogonalWeight when given (its codebook is not learned by a loss).
+  const learned = { ...codebook, commitment: o.commitment, estimator: o.estimator, cosine: o.cosine, codebookWeight: o.codebookWeight, orthogonalWeight: o.orthogonalWeight };
   switch (name) {
     case 'ste':
-      return new VectorQuantizer({ ...codebook, commitment: o.commitment });
+      return new VectorQuantizer(learned);
     case 'ste-ema':
-      return new VectorQuantizer({ ...codebook, commitment: o.commitment, ema: true });
+      return new VectorQuantizer({ ...learned, ema: true });
     case 'gumbel':
       return new GumbelQuantizer({ ...codebook, temperature: o.gumbelTemperature, diversityWeight: o.diversityWeight });
     case 'smooth':
@@ -104,13 +115,13 @@ export function createQuantizer(method: Method, o: MethodOptions): Quantizer {
     case 'perplexity':
       return new SmoothedQuantizer({ ...smoothed, regularizer: { type: 'perplexity', weight: o.regularizerWeight } });
     case 'simvq':
-      return new SimVQ({ ...codebook, commitment: o.commitment });
+      return new SimVQ(learned);
     case 'knn-l2':
       return new SmoothedQuantizer({ ...smoothed, regularizer: { type: 'knn', distance: 'l2', ...knn } });
     case 'knn-ce':
       return new SmoothedQuantizer({ ...smoothed, regularizer: { type: 'knn', distance: 'ce', ...knn } });
     case 'ste+restart':
-      return new VectorQuantizer({ ...codebook, restart: o.restart ?? true, commitment: o.commitment });
+      return new VectorQuantizer({ ...learned, restart: o.restart ?? true });
     case 'fsq':
       return new FiniteScalarQuantizer({ ...base, levels: o.levels });
     case 'lfq':

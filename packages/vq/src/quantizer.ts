@@ -120,3 +120,9 @@ export function squaredDistances(z: Tensor, codebook: Tensor): Tensor {
   const ee = codebook.square().sum(-1).unsqueeze(1); // [G, 1, M]
   return zz.sub(z.matmul(codebook.mT).mul(2)).add(ee);
 }
+
+/** Each row (last axis) divided by its l2 norm; rows of norm below `eps` are divided by eps instead (as F.normalize). */
+export function l2normalize(t: Tensor, eps = 1e-12): Tensor {
+  // Clamping the squared norm keeps the gradient finite at 0 (√ has an infinite slope there).
+  return t.div(t.square().sum(-1, true).clamp(eps * eps).sqrt());
+}

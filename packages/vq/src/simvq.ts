@@ -5,34 +5,31 @@
  *   E = C0 W;  k = argmin ‖z − E_k‖;  q = z + sg(E_k − z);
  *   loss = ‖sg(z) − E_k‖² (trains W)  + β‖z − sg(E_k)‖²
  *
- * With `init: 'data'`, C0 is set to k-means centres of the first batch and W to the identity, so E
- * starts at the centres and W still moves every code together. A dead code restarted on a row z
- * gets C0_k = z W⁻¹, so that E_k = z.
+ * W is a full d×d map, so it learns the scale of the codebook together with its rotation and
+ * shear: a separate learned scale s (E = s·C0 W) would be the same family of codebooks (s·W is
+ * another W), so there is none. With `init: 'data'`, C0 is set to k-means centres of the first
+ * batch and W to the identity, so E starts at the centres and W still moves every code together.
+ * A dead code restarted on a row z gets C0_k = z W⁻¹, so that E_k = z. The options of every
+ * nearest-code quantizer apply (hard-quantizer.ts); with the orthogonal regularization, its
+ * gradient reaches W.
  */
-import { Generator, defaultGenerator, noGrad, randn, tensor, zeros, type Tensor } from '@simplex-vq/tensor';
+import { Generator, defaultGenerator, randn, tensor, zeros, type Tensor } from '@simplex-vq/tensor';
 import { Parameter, init } from '@simplex-vq/nn';
-import { CodebookQuantizer, type CodebookOptions } from './codebook.js';
-import { squaredDistances, type QuantizerOutput } from './quantizer.js';
+import { HardQuantizer, type HardQuantizerOptions } from './hard-quantizer.js';
 
-export interface SimVQOptions extends CodebookOptions {
-  /** Commitment weight β (default 0.25). */
-  commitment?: number;
-  generator?: Generator;
-}
+export type SimVQOptions = HardQuantizerOptions;
 
-export class SimVQ extends CodebookQuantizer {
+export class SimVQ extends HardQuantizer {
   /** The frozen random basis C0, [G, M, d] (a buffer: saved, never trained). */
   declare readonly basis: Tensor;
   /** The learned map W, [G, d, d]. */
   declare readonly projection: Tensor;
-  readonly commitment: number;
   protected readonly generator: Generator;
 
   constructor(opts: SimVQOptions) {
     super(opts);
     const generator = opts.generator ?? defaultGenerator();
     this.generator = generator;
-    this.commitment = opts.commitment ?? 0.25;
     const { groups: G, codebookSize: M, groupDim: d } = this;
     this.registerBuffer('basis', randn([G, M, d], { generator }).mul(this.initStd));
     // As nn.Linear initializes its weight: U(±1/√d).
@@ -40,7 +37,8 @@ export class SimVQ extends CodebookQuantizer {
     if (this.init === 'data' || this.restart) this.registerGenerator('sampler', generator);
   }
 
-  effectiveCodebook(): Tensor {
+  /** C0 W, [G, M, d], differentiable in W. */
+  protected codebookEntries(): Tensor {
     return this.basis.matmul(this.projection);
   }
 
@@ -69,28 +67,6 @@ export class SimVQ extends CodebookQuantizer {
       }
     }
     this.basis.assign(tensor(basis, { shape: [G, M, d] }));
-  }
-
-  override forward(input: Tensor): QuantizerOutput {
-    const lead = input.shape.slice(0, -1);
-    const z = this.rows(input);
-    const zg = this.split(z);
-    this.initFromData(zg);
-    const nearest = () => noGrad(() => squaredDistances(zg.detach(), this.effectiveCodebook()).argmin(-1));
-    let idx = nearest();
-    if (this.reviveDeadCodes(zg, idx)) idx = nearest();
-    const codebook = this.effectiveCodebook(); // [G, M, d], differentiable in W
-    const e = this.lookup(codebook, idx);
-    const commit = zg.sub(e.detach()).square().mean();
-    const codebookLoss = zg.detach().sub(e).square().mean();
-    const loss = codebookLoss.add(commit.mul(this.commitment));
-    const q = zg.add(e.sub(zg).detach());
-    return {
-      quantized: this.merge(q).reshape(input.shape),
-      indices: this.shapeIndices(idx, lead),
-      loss,
-      stats: { commitment: commit.item(), codebook: codebookLoss.item(), batchUsage: this.batchUsage(idx) },
-    };
   }
 }
 

@@ -6,31 +6,28 @@
  *   loss = ‖sg(z) − E_k‖²  (codebook; replaced by EMA updates in ste-ema)  + β‖z − sg(E_k)‖²
  *
  * EMA (van den Oord et al., 2017, appendix): per code, running counts N_m and sums S_m of the
- * rows assigned to it; E_m = S_m / N_m (Laplace-smoothed). Options: k-means initialization from
- * the first training batch, and replacement of dead codes by rows of the current batch.
+ * rows assigned to it; E_m = S_m / N_m (Laplace-smoothed). The options of every nearest-code
+ * quantizer (hard-quantizer.ts: the rotation trick, cosine similarity, loss weights, orthogonal
+ * regularization) and of every codebook (codebook.ts: k-means initialization, dead-code
+ * replacement) apply.
  */
-import { Generator, defaultGenerator, mm, noGrad, randn, tensor, zeros, type Tensor } from '@simplex-vq/tensor';
+import { Generator, ShapeError, defaultGenerator, mm, noGrad, randn, tensor, zeros, type Tensor } from '@simplex-vq/tensor';
 import { Parameter } from '@simplex-vq/nn';
-import { CodebookQuantizer, type CodebookOptions } from './codebook.js';
-import { squaredDistances, type QuantizerOutput } from './quantizer.js';
+import { HardQuantizer, type HardQuantizerOptions } from './hard-quantizer.js';
 
-export interface VectorQuantizerOptions extends CodebookOptions {
-  /** Commitment weight β (default 0.25). */
-  commitment?: number;
+export interface VectorQuantizerOptions extends HardQuantizerOptions {
   /** Update the codebook by exponential moving averages instead of its loss (ste-ema). */
   ema?: boolean;
   /** EMA decay (default 0.99). */
   decay?: number;
-  generator?: Generator;
 }
 
-export class VectorQuantizer extends CodebookQuantizer {
+export class VectorQuantizer extends HardQuantizer {
   /** [G, M, d]: a parameter, or a buffer updated by EMA. */
   declare readonly codebook: Tensor;
   /** EMA state: counts [G, M] and sums [G, M, d]. */
   declare readonly emaCount: Tensor | null;
   declare readonly emaSum: Tensor | null;
-  readonly commitment: number;
   readonly ema: boolean;
   readonly decay: number;
   protected readonly generator: Generator;
@@ -40,9 +37,10 @@ export class VectorQuantizer extends CodebookQuantizer {
     this.generator = opts.generator ?? defaultGenerator();
     // Registered so checkpoints save its state (k-means and dead-code replacement draw from it).
     this.registerGenerator('sampler', this.generator);
-    this.commitment = opts.commitment ?? 0.25;
     this.ema = opts.ema ?? false;
     this.decay = opts.decay ?? 0.99;
+    if (this.ema && opts.codebookWeight !== undefined) throw new ShapeError('VectorQuantizer', 'codebookWeight does not apply with ema: an EMA codebook is not trained by a loss');
+    if (this.ema && this.orthogonalWeight > 0) throw new ShapeError('VectorQuantizer', 'orthogonalWeight does not apply with ema: an EMA codebook is not trained by gradients, so the regularization could not move it');
     const { groups: G, codebookSize: M, groupDim: d } = this;
     const init = randn([G, M, d], { generator: this.generator }).mul(this.initStd);
     if (this.ema) {
@@ -56,40 +54,16 @@ export class VectorQuantizer extends CodebookQuantizer {
     }
   }
 
-  effectiveCodebook(): Tensor {
+  protected codebookEntries(): Tensor {
     return this.codebook;
   }
 
-  /** Nearest codes [G, N] of rows zg [G, N, d] under `codebook` [G, M, d]. */
-  protected nearest(zg: Tensor, codebook: Tensor): Tensor {
-    return noGrad(() => squaredDistances(zg, codebook).argmin(-1));
+  protected override get learnsFromLoss(): boolean {
+    return !this.ema;
   }
 
-  override forward(input: Tensor): QuantizerOutput {
-    const lead = input.shape.slice(0, -1);
-    const z = this.rows(input);
-    const zg = this.split(z); // [G, N, d]
-    this.initFromData(zg);
-    let idx = this.nearest(zg, this.codebook);
-    // Codes unused by recent batches (this one included) restart on rows of this batch.
-    if (this.reviveDeadCodes(zg, idx)) idx = this.nearest(zg, this.codebook);
-    const e = this.lookup(this.codebook, idx); // [G, N, d]
-    // As in the reference VQ-VAE: this batch is quantized with the codebook it was assigned
-    // with; the EMA update it contributes takes effect from the next step.
-    if (this.training && this.ema) this.emaUpdate(zg, idx);
-    const stats: Record<string, number> = {};
-    const commit = zg.sub(e.detach()).square().mean();
-    let loss = commit.mul(this.commitment);
-    stats.commitment = commit.item();
-    if (!this.ema) {
-      const codebookLoss = zg.detach().sub(e).square().mean();
-      loss = loss.add(codebookLoss);
-      stats.codebook = codebookLoss.item();
-    }
-    // Straight-through: the forward value is e, the gradient to z is the identity.
-    const q = zg.add(e.sub(zg).detach());
-    stats.batchUsage = this.batchUsage(idx);
-    return { quantized: this.merge(q).reshape(input.shape), indices: this.shapeIndices(idx, lead), loss, stats };
+  protected override afterAssignment(zg: Tensor, idx: Tensor): void {
+    if (this.ema) this.emaUpdate(zg, idx);
   }
 
   private emaUpdate(zg: Tensor, idx: Tensor): void {
