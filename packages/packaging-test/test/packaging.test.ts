@@ -10,7 +10,9 @@
  *    importing a Node-only entry (`@simplex-vq/nn/node`, files) are left out there, with a note.
  * Each example must print what its `// comment` after each console.log says, and the browser
  * must print what Node printed. The root README's page example ("Use a package from a page") is
- * opened too, as written, from the install folder.
+ * opened too, as written, from the install folder. viz is packed and unpacked (its dependencies
+ * would come from the registry): its `@simplex-vq/viz/svg` entry, which needs none, is loaded in
+ * the page by path and must draw the SVG it draws in Node.
  *
  * Needs Debian's chromium (/usr/bin/chromium, or CHROMIUM_PATH) for the browser part: where it
  * is missing that part is skipped with a message outside CI, and fails in CI (.ci/run installs it).
@@ -21,7 +23,7 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -29,6 +31,12 @@ const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 /** The packages packed and installed, in dependency order (each needs only those before it). */
 const PACKAGES = ['tensor', 'nn', 'vq'] as const;
+/**
+ * Packed and unpacked, not installed: viz's dependencies (vega, resvg, pngjs) come from the
+ * registry, and only its `@simplex-vq/viz/svg` entry, which needs none of them, is run here.
+ */
+const UNPACKED = ['viz'] as const;
+const PACKED = [...PACKAGES, ...UNPACKED];
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 const TSC = join(REPO, 'node_modules', 'typescript', createRequire(join(REPO, 'package.json'))('typescript/package.json').bin.tsc);
@@ -56,7 +64,7 @@ type Logged = unknown[][];
 const scratch = mkdtempSync(join(tmpdir(), 'simplex-vq-packaging-'));
 const tarballs = join(scratch, 'tarballs');
 const consumer = join(scratch, 'consumer');
-const installed = (pkg: string) => join(consumer, 'node_modules', '@simplex-vq', pkg);
+const installed = (pkg: string) => ((UNPACKED as readonly string[]).includes(pkg) ? join(consumer, pkg) : join(consumer, 'node_modules', '@simplex-vq', pkg));
 const readJson = <T>(file: string): T => JSON.parse(readFileSync(file, 'utf8')) as T;
 
 /** Files of a tarball, without the leading "package/". */
@@ -68,16 +76,21 @@ beforeAll(async () => {
   mkdirSync(tarballs);
   mkdirSync(join(consumer, 'examples'), { recursive: true });
   const deps: Record<string, string> = {};
-  for (const pkg of PACKAGES) {
+  for (const pkg of PACKED) {
     const dir = join(REPO, 'packages', pkg);
     const { version } = readJson<PackageJson>(join(dir, 'package.json'));
     await run('npm', ['pack', '--pack-destination', tarballs], { cwd: dir, env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' } });
     const file = join(tarballs, `simplex-vq-${pkg}-${version}.tgz`);
     const { stdout } = await run('tar', ['-tzf', file]);
     listing[pkg] = stdout.split('\n').filter((l) => l !== '' && !l.endsWith('/')).map((l) => l.replace(/^package\//, ''));
-    deps[`@simplex-vq/${pkg}`] = `file:${file}`;
+    if ((UNPACKED as readonly string[]).includes(pkg)) {
+      mkdirSync(installed(pkg), { recursive: true });
+      await run('tar', ['-xzf', file, '--strip-components=1', '-C', installed(pkg)]);
+    } else {
+      deps[`@simplex-vq/${pkg}`] = `file:${file}`;
+    }
   }
-  console.log(`[packaging] packed ${PACKAGES.join(', ')} (${seconds()} s)`);
+  console.log(`[packaging] packed ${PACKED.join(', ')} (${seconds()} s)`);
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: deps }, null, 2));
   // Offline: the tarballs depend only on each other, so nothing comes from the registry.
   await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', '--ignore-scripts'], { cwd: consumer });
@@ -105,7 +118,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('the tarballs', () => {
-  it.each(PACKAGES)('%s holds dist (JavaScript, types, source maps), README, LICENSE and package.json, and nothing else', (pkg) => {
+  it.each(PACKED)('%s holds dist (JavaScript, types, source maps), README, LICENSE and package.json, and nothing else', (pkg) => {
     const files = listing[pkg]!;
     expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts']));
     const other = files.filter((f) => !['package.json', 'README.md', 'LICENSE'].includes(f) && !/^dist\/.*\.(js|d\.ts|js\.map)$/.test(f));
@@ -117,7 +130,7 @@ describe('the tarballs', () => {
     expect(readFileSync(join(installed(pkg), 'LICENSE'), 'utf8')).toBe(readFileSync(join(REPO, 'LICENSE'), 'utf8'));
   });
 
-  it.each(PACKAGES)('%s: internal dependencies have version ranges, every export has types, prepack builds', (pkg) => {
+  it.each(PACKED)('%s: internal dependencies have version ranges, every export has types, prepack builds', (pkg) => {
     const pj = readJson<PackageJson>(join(installed(pkg), 'package.json'));
     for (const [name, range] of Object.entries(pj.dependencies ?? {})) {
       if (!name.startsWith('@simplex-vq/')) continue;
@@ -165,7 +178,7 @@ describe('the README examples, from the installed tarballs', () => {
   }, 120_000);
 
   describe.skipIf(!hasChromium && !process.env.CI)('in headless Chromium through an import map', () => {
-    it('run, print what they printed in Node, and use one thread (the page is not cross-origin isolated)', async () => {
+    it('run, print what they printed in Node, and use one thread (the page is not cross-origin isolated); viz/svg draws there what it draws in Node', async () => {
       expect(hasChromium, `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`).toBe(true);
       const imports = importMap();
       const inBrowser = examples.filter((e) => e.imports.every((i) => i in imports));
@@ -176,7 +189,7 @@ describe('the README examples, from the installed tarballs', () => {
       // The root README's "Use a package from a page" example, as written (its paths are relative to the install folder).
       const readmePage = /```html\n([\s\S]*?)```/.exec(readFileSync(join(REPO, 'README.md'), 'utf8').split('## Use a package from a page')[1] ?? '')?.[1];
       expect(readmePage, 'the root README has an html example under "Use a package from a page"').toContain('importmap');
-      const { server, url } = await serve(consumer, { '/': page(imports, inBrowser.map((e) => e.id)), '/readme.html': readmePage! });
+      const { server, url } = await serve(consumer, { '/': page(imports, inBrowser.map((e) => e.id)), '/readme.html': readmePage!, '/viz.html': vizPage });
       const { chromium } = await import('playwright-core');
       const browser = await chromium.launch({
         executablePath: CHROMIUM,
@@ -186,6 +199,7 @@ describe('the README examples, from the installed tarballs', () => {
       let results: Record<string, { logged?: Logged; error?: string }>;
       let threads: number;
       let readmeText = '';
+      let viz: { svg?: string; circles?: number; error?: string } = {};
       const problems: string[] = [];
       try {
         const tab = await browser.newPage();
@@ -200,6 +214,9 @@ describe('the README examples, from the installed tarballs', () => {
         await tab.goto(`${url}readme.html`);
         await tab.waitForFunction(() => document.body?.textContent?.trim(), undefined, { timeout: 60_000, polling: 100 });
         readmeText = (await tab.textContent('body'))!.trim();
+        await tab.goto(`${url}viz.html`);
+        await tab.waitForFunction(() => 'viz' in window, undefined, { timeout: 60_000, polling: 100 });
+        viz = await tab.evaluate(() => (window as unknown as { viz: typeof viz }).viz);
       } finally {
         await browser.close();
         server.close();
@@ -208,6 +225,11 @@ describe('the README examples, from the installed tarballs', () => {
       expect(threads).toBe(1);
       expect(readmeText, "the root README's page example").toMatch(/^codes used: \d+ of 16$/);
       console.log(`[packaging] the root README's page example shows "${readmeText}"`);
+      // viz's svg entry, from its tarball, with no import map: the SVG it draws in the page is the one it draws in Node.
+      expect(viz.error ?? '').toBe('');
+      const { simplexPanelsSvg } = (await import(pathToFileURL(join(installed('viz'), 'dist', 'svg.js')).href)) as { simplexPanelsSvg: (o: unknown) => string };
+      expect(viz.svg).toBe(simplexPanelsSvg(VIZ_PANELS));
+      expect(viz.circles).toBe(VIZ_PANELS.panels[0]!.points.length);
       for (const e of inBrowser) {
         const r = results[e.id]!;
         expect(r.error ?? '', `${e.id} in the browser`).toBe('');
@@ -237,6 +259,23 @@ function importMap(): Record<string, string> {
   }
   return map;
 }
+
+/** A figure for viz's svg entry to draw, in Node and in the page. */
+const VIZ_PANELS = { title: 'the simplex', panels: [{ title: 'knn-ce', subtitle: 'M = 3', points: [[1, 0, 0], [0.1, 0.8, 0.1], [1 / 3, 1 / 3, 1 / 3]] }] };
+
+/** A page that imports viz's svg entry by its path (no import map) and draws the figure into itself. */
+const vizPage = `<!doctype html>
+<html><head><meta charset="utf-8"><title>viz svg</title>
+<script type="module">
+  try {
+    const { simplexPanelsSvg } = await import('/viz/dist/svg.js');
+    const svg = simplexPanelsSvg(${JSON.stringify(VIZ_PANELS)});
+    document.body.innerHTML = svg;
+    window.viz = { svg, circles: document.querySelectorAll('svg circle').length };
+  } catch (e) {
+    window.viz = { error: String((e && e.stack) || e) };
+  }
+</script></head><body></body></html>`;
 
 /** The page: the import map, then each example imported in turn with console.log captured. */
 function page(imports: Record<string, string>, ids: string[]): string {

@@ -7,8 +7,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
-/** The font family every picture in this package uses. */
-export const FONT_FAMILY = 'DejaVu Sans';
+export { FONT_FAMILY } from './font-family.js';
 
 let cached: string[] | undefined;
 

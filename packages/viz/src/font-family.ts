@@ -1,0 +1,2 @@
+/** The font family every picture in this package uses (bundled for PNGs; see fonts.ts). */
+export const FONT_FAMILY = 'DejaVu Sans';
