@@ -6,7 +6,8 @@
  * perplexity.ts), the codebook-free quantizers (fsq.ts, lfq.ts), codebook.ts (initialization and
  * dead-code replacement), hard-quantizer.ts (what the nearest-code quantizers share: the rotation
  * trick of rotation-trick.ts, cosine codes, loss weights, orthogonal-regularizer.ts),
- * methods.ts (the method names), metrics.ts (code usage and perplexities).
+ * residual-quantizer.ts (Q stages of any of them), methods.ts (the method names), metrics.ts
+ * (code usage and perplexities).
  */
 export { Quantizer, l2normalize, squaredDistances, type QuantizerBaseOptions, type QuantizerOutput } from './quantizer.js';
 export { SmoothedQuantizer, type Regularizer, type SmoothedQuantizerOptions } from './smoothed-quantizer.js';
@@ -20,7 +21,8 @@ export { LookupFreeQuantizer, type LookupFreeQuantizerOptions } from './lfq.js';
 export { GroupedLinear } from './projection.js';
 export { GumbelQuantizer, type GumbelQuantizerOptions } from './gumbel-quantizer.js';
 export { SimVQ, type SimVQOptions } from './simvq.js';
+export { ResidualQuantizer, type ResidualQuantizerOptions, type ResidualQuantizerOutput } from './residual-quantizer.js';
 export { chooseVertices, knnNeighbours, knnRegularizer, type KnnDistance, type KnnOptions } from './knn-regularizer.js';
 export { entropy, perplexityRegularizer } from './perplexity.js';
 export { CodeUsageTracker, type UsageStats, type UsageUpdate } from './metrics.js';
-export { METHODS, PAPER_METHODS, RESTARTABLE, createQuantizer, hasCodebook, isMethod, type Method, type MethodOptions } from './methods.js';
+export { ALL_METHODS, METHODS, PAPER_METHODS, RESTARTABLE, createQuantizer, hasCodebook, isMethod, type Method, type MethodOptions } from './methods.js';

@@ -14,18 +14,24 @@
  * | `ste+restart`| `ste` with dead-code replacement (any method but gumbel takes `+restart`) |
  * | `fsq`        | FiniteScalarQuantizer: bounded rounding per channel, levels ≈ M codes |
  * | `lfq`        | LookupFreeQuantizer: sign per channel, 2^b codes, entropy terms |
+ * | `rvq`        | ResidualQuantizer: Q stages of another method on successive residuals |
  *
  * The first eight are the paper's; the last three are what a practitioner reaches for against
  * collapse. Every codebook method takes the codebook initialization (`init`: 'normal' or 'data');
  * `fsq` and `lfq` have no codebook to initialize.
+ *
+ * `rvq` (ALL_METHODS) is built from them: a ResidualQuantizer of `residual.levels` stages of
+ * `residual.stage` (default `ste`). It is not one of METHODS, the comparison: with Q stages it
+ * gives each row Q codes of M, so it is not compared at equal M with the others.
  */
-import type { Generator } from '@simplex-vq/tensor';
+import { ShapeError, type Generator } from '@simplex-vq/tensor';
 import type { CodebookInit, RestartOptions } from './codebook.js';
 import { FiniteScalarQuantizer } from './fsq.js';
 import { GumbelQuantizer } from './gumbel-quantizer.js';
 import type { GradientEstimator } from './hard-quantizer.js';
 import { LookupFreeQuantizer } from './lfq.js';
 import type { Quantizer } from './quantizer.js';
+import { ResidualQuantizer } from './residual-quantizer.js';
 import { SimVQ } from './simvq.js';
 import { SmoothedQuantizer } from './smoothed-quantizer.js';
 import { VectorQuantizer } from './vector-quantizer.js';
@@ -34,11 +40,13 @@ import { VectorQuantizer } from './vector-quantizer.js';
 export const PAPER_METHODS = ['ste', 'ste-ema', 'gumbel', 'smooth', 'perplexity', 'simvq', 'knn-l2', 'knn-ce'] as const;
 /** Every method of a full comparison: the paper's eight, dead-code replacement, and the two codebook-free quantizers. */
 export const METHODS = [...PAPER_METHODS, 'ste+restart', 'fsq', 'lfq'] as const;
+/** Every method name: the comparison's, and `rvq` (residual quantization with any of them as the stage). */
+export const ALL_METHODS = [...METHODS, 'rvq'] as const;
 /** Methods that take `+restart` (code choice by distance to a codebook). */
 export const RESTARTABLE = ['ste', 'ste-ema', 'smooth', 'perplexity', 'simvq', 'knn-l2', 'knn-ce'] as const;
 
 type Restartable = (typeof RESTARTABLE)[number];
-export type Method = (typeof METHODS)[number] | `${Restartable}+restart`;
+export type Method = (typeof ALL_METHODS)[number] | `${Restartable}+restart`;
 
 export interface MethodOptions {
   dim: number;
@@ -68,6 +76,8 @@ export interface MethodOptions {
   cosine?: boolean;
   /** ste, simvq: weight of the orthogonal regularization of the codebook (default 0). */
   orthogonalWeight?: number;
+  /** rvq: stages (`levels`, default 4), the stage method (default 'ste'), one shared codebook, quantizer dropout. */
+  residual?: { levels?: number; stage?: Method; shared?: boolean; quantizerDropout?: boolean; minLevels?: number };
   /** Smoothed quantizers: 'distance' (default) or 'linear' logits. */
   logits?: 'distance' | 'linear';
   /** Smoothed quantizers: temperature τ (default 1) and whether it is learned. */
@@ -83,20 +93,20 @@ export interface MethodOptions {
 }
 
 export function isMethod(name: string): name is Method {
-  if ((METHODS as readonly string[]).includes(name)) return true;
+  if ((ALL_METHODS as readonly string[]).includes(name)) return true;
   return name.endsWith('+restart') && (RESTARTABLE as readonly string[]).includes(name.slice(0, -'+restart'.length));
 }
 
-/** Whether the method learns a codebook (and so takes `init`): all but fsq and lfq. */
+/** Whether the method learns a codebook (and so takes `init`): all but fsq and lfq (rvq: its stages take `init` when they have a codebook). */
 export function hasCodebook(method: Method): boolean {
   return method !== 'fsq' && method !== 'lfq';
 }
 
 /** Builds the quantizer of a method. */
 export function createQuantizer(method: Method, o: MethodOptions): Quantizer {
-  if (!isMethod(method)) throw new Error(`unknown method '${method as string}'; expected one of ${METHODS.join(', ')} (or <method>+restart for ${RESTARTABLE.join(', ')})`);
+  if (!isMethod(method)) throw new Error(`unknown method '${method as string}'; expected one of ${ALL_METHODS.join(', ')} (or <method>+restart for ${RESTARTABLE.join(', ')})`);
   const restarted = method.endsWith('+restart');
-  const name = (restarted ? method.slice(0, -'+restart'.length) : method) as (typeof METHODS)[number];
+  const name = (restarted ? method.slice(0, -'+restart'.length) : method) as (typeof ALL_METHODS)[number];
   const base = { dim: o.dim, codebookSize: o.codebookSize, groups: o.groups, generator: o.generator };
   const codebook = { ...base, init: o.init, initStd: o.initStd, restart: restarted ? (o.restart ?? true) : false };
   const smoothed = { ...codebook, logits: o.logits, temperature: o.temperature, learnTemperature: o.learnTemperature, commitment: o.commitment };
@@ -126,5 +136,20 @@ export function createQuantizer(method: Method, o: MethodOptions): Quantizer {
       return new FiniteScalarQuantizer({ ...base, levels: o.levels });
     case 'lfq':
       return new LookupFreeQuantizer({ ...base, commitment: o.commitment });
+    case 'rvq': {
+      const r = o.residual ?? {};
+      const stage = r.stage ?? 'ste';
+      if (!isMethod(stage) || stage === 'rvq') throw new ShapeError('createQuantizer', `rvq: the stage must be one of ${METHODS.join(', ')} (or <method>+restart), got '${String(stage)}'`);
+      const stageOptions = { ...o, residual: undefined };
+      return new ResidualQuantizer({
+        dim: o.dim,
+        levels: r.levels ?? 4,
+        shared: r.shared,
+        quantizerDropout: r.quantizerDropout,
+        minLevels: r.minLevels,
+        generator: o.generator,
+        stage: () => createQuantizer(stage, stageOptions),
+      });
+    }
   }
 }

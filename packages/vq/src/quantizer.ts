@@ -38,23 +38,33 @@ export interface QuantizerBaseOptions {
 export abstract class Quantizer extends Module {
   readonly dim: number;
   readonly codebookSize: number;
+  /**
+   * The codes each row is given, each from its own codebook of M entries: the columns of
+   * `indices` and the rows of effectiveCodebook(). G for product quantization (one per channel
+   * group); Q·G for a residual quantizer of Q stages.
+   */
   readonly groups: number;
-  /** Channels per group. */
+  /** Channels per channel group (C/G). */
   readonly groupDim: number;
 
-  constructor(opts: QuantizerBaseOptions) {
+  /**
+   * `channelGroups`: how many parts the C channels are split into, when it differs from the
+   * number of codes per row (a residual quantizer codes all C/G channels of a group Q times).
+   */
+  constructor(opts: QuantizerBaseOptions, channelGroups?: number) {
     super();
     const { dim, codebookSize } = opts;
     const groups = opts.groups ?? 1;
+    const parts = channelGroups ?? groups;
     const name = this.constructor.name;
     for (const [k, v] of Object.entries({ dim, codebookSize, groups })) {
       if (!Number.isInteger(v) || v < 1) throw new ShapeError(name, `${k} must be a positive integer, got ${v}`);
     }
-    if (dim % groups !== 0) throw new ShapeError(name, `dim = ${dim} channels cannot be split into ${groups} groups`);
+    if (dim % parts !== 0) throw new ShapeError(name, `dim = ${dim} channels cannot be split into ${parts} groups`);
     this.dim = dim;
     this.codebookSize = codebookSize;
     this.groups = groups;
-    this.groupDim = dim / groups;
+    this.groupDim = dim / parts;
   }
 
   abstract override forward(z: Tensor): QuantizerOutput;

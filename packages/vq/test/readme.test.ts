@@ -26,8 +26,8 @@ function run(code: string): unknown[][] {
 }
 
 describe('README', () => {
-  it('has the three examples', () => {
-    expect(blocks).toHaveLength(3);
+  it('has the four examples', () => {
+    expect(blocks).toHaveLength(4);
   });
 
   it('example 1: createQuantizer("knn-ce") in an autoencoder ends with every code used', () => {
@@ -39,8 +39,12 @@ describe('README', () => {
     expect(run(blocks[1]!)).toEqual([[true, [64, 32]]]);
   });
 
-  it('example 3: FSQ and LFQ, their codebook sizes and losses', () => {
-    expect(run(blocks[2]!)).toEqual([[[8, 5, 5, 5]], [1000, 1024, [32, 16], [32]], [0, true]]);
+  it('example 3: residual quantization, its indices and decode', () => {
+    expect(run(blocks[2]!)).toEqual([[[64, 4], 4, 4], [true], [[64, 2]]]);
+  });
+
+  it('example 4: FSQ and LFQ, their codebook sizes and losses', () => {
+    expect(run(blocks[3]!)).toEqual([[[8, 5, 5, 5]], [1000, 1024, [32, 16], [32]], [0, true]]);
   });
 
   it('mentions every public export', () => {
