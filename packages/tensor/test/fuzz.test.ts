@@ -128,6 +128,7 @@ describe('fuzz: adversarial calls end in a valid result or a typed error', () =>
       }
       outcomes.ok++;
     }
+    if (process.env.FUZZ_REPORT) console.log(`fuzz: ${outcomes.ok} valid results, ${outcomes.typed} typed errors ${JSON.stringify(typedByClass)}, ${failures.size} failures`);
     expect([...failures.values()].join('\n')).toBe('');
     // Both outcomes happen: the pools are neither all valid nor all junk.
     expect(outcomes.ok).toBeGreaterThan(500);
