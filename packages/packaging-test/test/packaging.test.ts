@@ -163,7 +163,7 @@ describe('the README examples, from the installed tarballs', () => {
     }, null, 2));
     expect(existsSync(join(consumer, 'node_modules', '@types'))).toBe(false);
     const result = await run(process.execPath, [TSC, '-p', consumer]).catch((e: { stdout: string }) => ({ stdout: e.stdout, failed: true }));
-    expect(result.stdout).toBe('');
+    expect(result.stdout, `tsc found errors in the README examples:\n${result.stdout}`).toBe('');
     console.log(`[packaging] examples type-checked and compiled (${seconds()} s)`);
   }, 60_000);
 
