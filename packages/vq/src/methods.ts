@@ -102,7 +102,9 @@ export function hasCodebook(method: Method): boolean {
   return method !== 'fsq' && method !== 'lfq';
 }
 
-/** Builds the quantizer of a method. */
+/** Builds the quantizer of a method ('rvq' gives a ResidualQuantizer, typed so: its `decode` is there). */
+export function createQuantizer(method: 'rvq', o: MethodOptions): ResidualQuantizer;
+export function createQuantizer(method: Method, o: MethodOptions): Quantizer;
 export function createQuantizer(method: Method, o: MethodOptions): Quantizer {
   if (!isMethod(method)) throw new Error(`unknown method '${method as string}'; expected one of ${ALL_METHODS.join(', ')} (or <method>+restart for ${RESTARTABLE.join(', ')})`);
   const restarted = method.endsWith('+restart');
