@@ -16,8 +16,8 @@ import {
 } from '@simplex-vq/app-kit';
 import { CheckpointError } from '@simplex-vq/nn';
 import { writeFileAtomic } from '@simplex-vq/nn/node';
-import { METHODS, RESTARTABLE, isMethod, type Method } from '@simplex-vq/vq';
-import { DEFAULTS, NOT_IDENTITY, normalizeSavedConfig, resolveConfig, type InitName, type TrainConfig } from './config.js';
+import { ALL_METHODS, METHODS, RESTARTABLE, isMethod, type Method } from '@simplex-vq/vq';
+import { DEFAULTS, NOT_IDENTITY, RVQ_LEVELS, normalizeSavedConfig, resolveConfig, type InitName, type TrainConfig } from './config.js';
 import { runName } from './names.js';
 import type { StepInfo } from './train.js';
 
@@ -33,7 +33,9 @@ const later = {
 };
 
 const COMMON = `Model and training options:
-  --method <name>          ${METHODS.join(' | ')}, or <method>+restart for ${RESTARTABLE.join(', ')} (default ${DEFAULTS.method})
+  --method <name>          ${ALL_METHODS.join(' | ')}, or <method>+restart for ${RESTARTABLE.join(', ')} (default ${DEFAULTS.method})
+  --levels <Q>             rvq: residual stages, each an ste quantizer of --codebook-size codes on what the
+                           previous stages left (default ${RVQ_LEVELS}; train only)
   --init <data|normal>     codebook start: 'data' = k-means on the first batch's encoder outputs (the fair start),
                            'normal' = N(0, std²) entries (the paper's setting); ignored by fsq and lfq (default ${DEFAULTS.init})
   --init-std <x>           std of a 'normal' start (default ${DEFAULTS.initStd})
@@ -56,8 +58,9 @@ const COMMON = `Model and training options:
   --eval-images <n>        test images used for the metrics, ≤ 1000 (default ${DEFAULTS.evalImages})
   --threads <n|auto>       CPU threads for large products; results do not depend on it (default ${DEFAULTS.threads})`;
 
-/** The options of compare and sweep: those of train but the method, init and seed (given as lists there). */
+/** The options of compare and sweep: those of train but the method, levels, init and seed (given as lists there, or train's only). */
 const COMMON_MANY = COMMON.replace(/\n  --method <name>[^\n]*/, '')
+  .replace(/\n  --levels <Q>[^\n]*\n[^\n]*/, '')
   .replace(/\n  --init <data\|normal>[^\n]*\n[^\n]*\n[^\n]*/, '')
   .replace(/\n  --seed <n>[^\n]*/, '');
 
@@ -147,6 +150,7 @@ const OPTION_SPEC = {
   'codebook-size': { type: 'string' },
   dim: { type: 'string' },
   groups: { type: 'string' },
+  levels: { type: 'string' },
   hidden: { type: 'string' },
   k: { type: 'string' },
   shards: { type: 'string' },
@@ -180,6 +184,7 @@ function configFrom(v: Values, base: TrainConfig = DEFAULTS): TrainConfig {
       codebookSize: v['codebook-size'],
       dim: v.dim,
       groups: v.groups,
+      levels: v.levels,
       hidden: v.hidden,
       k: v.k,
       shards: v.shards,
@@ -219,7 +224,9 @@ async function train(v: Values): Promise<void> {
     readSavedConfig(dir, saved); // a config.json that is not a run's settings stops here
   } else {
     config = configFrom(v);
-    dir = runFolderOption('out', typeof v.out === 'string' ? v.out : join('runs', runName(config, config.seed)));
+    // rvq runs are named with their stages (runs/rvq4-data-seed0), so another --levels is another folder.
+    const named = config.levels === undefined ? config : { ...config, method: `${config.method}${config.levels}` };
+    dir = runFolderOption('out', typeof v.out === 'string' ? v.out : join('runs', runName(named, config.seed)));
     // A run with other settings is not overwritten (as compare refuses it); the same settings train again.
     const prior = priorRun(dir, config, NOT_IDENTITY, normalizeSavedConfig);
     if (prior.status === 'conflict') throw runConflictError(dir, prior.differences);
@@ -250,6 +257,7 @@ async function train(v: Values): Promise<void> {
 
 function methodsOf(v: Values, dflt: string): Method[] {
   return listOption('methods', typeof v.methods === 'string' ? v.methods : dflt, (s) => {
+    if (s === 'rvq') throw new ConfigError('methods', `rvq gives each vector --levels codes of M, so it is not compared at equal M here; train it with 'simplex-ae train --method rvq --levels <Q>'`);
     if (!isMethod(s)) throw new ConfigError('methods', `unknown method '${s}'; choose from ${METHODS.join(', ')}`);
     return s as Method;
   });
@@ -376,7 +384,7 @@ ${rows}
 }
 
 const ALLOWED: Record<string, readonly string[]> = {
-  train: ['method', 'init', 'init-std', 'restart-threshold', 'output-bias', 'threads', 'codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'seed', 'backend', 'checkpoint-every', 'eval-images', 'out', 'resume'],
+  train: ['method', 'init', 'init-std', 'restart-threshold', 'output-bias', 'threads', 'codebook-size', 'dim', 'groups', 'levels', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'seed', 'backend', 'checkpoint-every', 'eval-images', 'out', 'resume'],
   compare: ['init', 'init-std', 'restart-threshold', 'output-bias', 'threads', 'codebook-size', 'dim', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds'],
   sweep: ['init', 'init-std', 'restart-threshold', 'output-bias', 'threads', 'vertex-subsets', 'subset-dim', 'subset-init', 'codebook-size', 'groups', 'hidden', 'k', 'shards', 'vertex-subset', 'steps', 'batch-size', 'lr', 'backend', 'checkpoint-every', 'eval-images', 'out', 'methods', 'seeds', 'dims'],
   toy: ['out', 'steps', 'seed'],

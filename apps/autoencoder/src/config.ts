@@ -3,7 +3,7 @@
  * ConfigError naming the option; the CLI turns it into exit code 2.
  */
 import { ConfigError, choiceOption, threadsOption, intOption as int, numberOption as num } from '@simplex-vq/app-kit';
-import { METHODS, RESTARTABLE, hasCodebook, isMethod, type Method } from '@simplex-vq/vq';
+import { ALL_METHODS, RESTARTABLE, hasCodebook, isMethod, type Method } from '@simplex-vq/vq';
 
 export { ConfigError };
 
@@ -23,6 +23,12 @@ export interface TrainConfig {
   codebookSize: number;
   dim: number;
   groups: number;
+  /**
+   * rvq: the residual stages Q (each an ste quantizer of codebookSize codes). Absent for every
+   * other method, so the config.json of a run of another method is what it was before rvq
+   * existed, and a saved config without it (all runs before) means "not rvq".
+   */
+  levels?: number;
   hidden: number;
   k: number;
   shards: number;
@@ -40,6 +46,9 @@ export interface TrainConfig {
   /** CPU threads for large products ('auto': every core). Does not change results, so not part of a run's identity. */
   threads: number | 'auto';
 }
+
+/** The stages of an rvq run when --levels is not given. */
+export const RVQ_LEVELS = 4;
 
 /** Settings that never make two runs differ (how often to checkpoint, how many threads). */
 export const NOT_IDENTITY: readonly (keyof TrainConfig)[] = ['checkpointEvery', 'threads'];
@@ -81,7 +90,7 @@ export function resolveConfig(raw: Partial<Record<keyof TrainConfig, unknown>>, 
   const has = (k: keyof TrainConfig) => raw[k] !== undefined;
   if (has('method')) {
     const m = String(raw.method);
-    if (!isMethod(m)) throw new ConfigError('method', `unknown method '${m}'; choose one of ${METHODS.join(', ')} (or <method>+restart for ${RESTARTABLE.join(', ')})`);
+    if (!isMethod(m)) throw new ConfigError('method', `unknown method '${m}'; choose one of ${ALL_METHODS.join(', ')} (or <method>+restart for ${RESTARTABLE.join(', ')})`);
     c.method = m;
   }
   if (has('init')) c.init = choiceOption('init', raw.init, ['data', 'normal', 'none'] as const);
@@ -92,6 +101,7 @@ export function resolveConfig(raw: Partial<Record<keyof TrainConfig, unknown>>, 
   if (has('codebookSize')) c.codebookSize = int('codebookSize', raw.codebookSize, 2, 65536);
   if (has('dim')) c.dim = int('dim', raw.dim, 1, 4096);
   if (has('groups')) c.groups = int('groups', raw.groups, 1, 64);
+  if (has('levels')) c.levels = int('levels', raw.levels, 1, 64);
   if (has('hidden')) c.hidden = int('hidden', raw.hidden, 1, 1024);
   if (has('k')) c.k = int('k', raw.k, 1, LIMITS.rows);
   if (has('shards')) c.shards = int('shards', raw.shards, 1, LIMITS.rows);
@@ -103,6 +113,9 @@ export function resolveConfig(raw: Partial<Record<keyof TrainConfig, unknown>>, 
   if (has('backend')) c.backend = choiceOption('backend', raw.backend, ['cpu', 'gpujs'] as const);
   if (has('checkpointEvery')) c.checkpointEvery = int('checkpointEvery', raw.checkpointEvery, 1, LIMITS.checkpointEvery);
   if (has('evalImages')) c.evalImages = int('evalImages', raw.evalImages, 1, 1000);
+  // levels belongs to rvq alone: present (default RVQ_LEVELS) for it, absent for the others.
+  if (c.method === 'rvq') c.levels ??= RVQ_LEVELS;
+  else if (c.levels !== undefined) throw new ConfigError('levels', `applies to --method rvq only (got --method ${c.method})`);
   // fsq and lfq have no codebook: 'none' whatever was asked; a codebook method needs a real start.
   if (!hasCodebook(c.method)) c.init = 'none';
   else if (c.init === 'none') throw new ConfigError('init', `${c.method} learns a codebook: choose 'data' or 'normal'`);
@@ -132,19 +145,21 @@ export const MAX_STEP_BYTES = 8 * 2 ** 30;
  * holds, by what dominates it, so that a run too large for memory is refused before it starts
  * rather than killed by the system half-way:
  *
- *   parameters  P = conv weights (16h + 16h² + hC + 9Ch + 16h² + 16h) + the codebook (≈ 2MC + C²),
- *               × 4 copies (weights, gradients, Adam's two moments)
+ *   parameters  P = conv weights (16h + 16h² + hC + 9Ch + 16h² + 16h) + the codebook (≈ 2MC + C²;
+ *               one per stage for rvq), × 4 copies (weights, gradients, Adam's two moments)
  *   activations per image: h·14² and h·7² maps in the encoder and decoder, C·7², the 28² output,
  *               each kept with its gradient and a ReLU copy (× 4)
  *   quantizer   49 rows per image × G × M distances or logits per row (their softmax, log-softmax,
- *               the KNN scores and the gradients of each: × 8); FSQ has no such matrix (49 × C)
+ *               the KNN scores and the gradients of each: × 8), once per stage for rvq; FSQ has no
+ *               such matrix (49 × C)
  */
 export function stepBytes(c: TrainConfig): { total: number; parts: Record<'parameters' | 'activations' | 'quantizer', number> } {
   const { hidden: h, dim: C, codebookSize: M, groups: G } = c;
+  const stages = c.levels ?? 1;
   const images = Math.max(c.batchSize, Math.min(100, c.evalImages));
-  const parameters = 4 * 4 * (16 * h + 32 * h * h + h * C + 9 * C * h + 16 * h + 2 * M * C + C * C);
+  const parameters = 4 * 4 * (16 * h + 32 * h * h + h * C + 9 * C * h + 16 * h + stages * (2 * M * C + C * C));
   const activations = 4 * 4 * images * (2 * h * 196 + 2 * h * 49 + C * 49 + 784);
-  const quantizer = 4 * 8 * images * 49 * (c.method === 'fsq' ? C : G * M);
+  const quantizer = 4 * 8 * images * 49 * stages * (c.method === 'fsq' ? C : G * M);
   return { total: parameters + activations + quantizer, parts: { parameters, activations, quantizer } };
 }
 
@@ -158,7 +173,7 @@ function checkMemory(c: TrainConfig): void {
   const culprits: Record<string, [string, string]> = {
     parameters: ['codebook-size', `--codebook-size ${c.codebookSize} × --dim ${c.dim} codebook entries and --hidden ${c.hidden}² conv weights`],
     activations: ['batch-size', `--batch-size ${c.batchSize} images × --hidden ${c.hidden} channels of activations`],
-    quantizer: ['batch-size', `--batch-size ${c.batchSize} × 49 rows × --groups ${c.groups} × --codebook-size ${c.codebookSize} distances`],
+    quantizer: ['batch-size', `--batch-size ${c.batchSize} × 49 rows × --groups ${c.groups} × --codebook-size ${c.codebookSize} distances${c.levels ? ` × --levels ${c.levels}` : ''}`],
   };
   const [option, what] = culprits[largest]!;
   throw new ConfigError(option, `a training step would need about ${GB(total)} (${what}), more than the ${GB(MAX_STEP_BYTES)} limit; choose smaller values`);

@@ -28,6 +28,8 @@ export interface ModelConfig {
   dim: number;
   codebookSize: number;
   groups: number;
+  /** rvq: the residual stages Q (default 4), each an ste quantizer. */
+  levels?: number;
   /** Hidden channels of the conv layers. */
   hidden: number;
   k: number;
@@ -73,6 +75,7 @@ export class Autoencoder extends Module {
       init: config.init === 'none' ? undefined : config.init,
       initStd: config.initStd,
       restart: config.restartThreshold === undefined ? undefined : { threshold: config.restartThreshold },
+      residual: config.levels === undefined ? undefined : { levels: config.levels },
       generator: new Generator(generator.nextUint32()),
     };
     this.registerModule('quantizer', createQuantizer(config.method, q));

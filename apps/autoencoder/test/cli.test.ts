@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULTS, normalizeSavedConfig, resolveConfig } from '../src/config.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'simplex-ae-test-'));
@@ -64,6 +65,10 @@ describe('simplex-ae', () => {
     for (const f of ['config.json', 'metrics.json', 'history.csv', 'checkpoint.safetensors', 'reconstructions.png', 'usage.png', 'training.png', 'report.md']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
+    // A run of a method other than rvq writes no `levels`: its config.json is what it was before rvq existed.
+    const saved = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(saved).not.toHaveProperty('levels');
+    expect(normalizeSavedConfig(saved)).toEqual(saved);
     const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
     const fields = ['method', 'codebookSize', 'dim', 'k', 'steps', 'seed', 'codeUsage', 'perplexityOfMean', 'perplexityOfMeanSoft', 'individualPerplexity', 'perSampleCodeUsage', 'mseHard', 'mseSoft', 'psnrHard', 'trainSeconds', 'stepsPerSecond'];
     for (const f of fields) expect(m, f).toHaveProperty(f);
@@ -85,6 +90,37 @@ describe('simplex-ae', () => {
     expect(history[0]).toBe('step,loss,recon,quantizer_loss,batch_usage,seconds');
     expect(history).toHaveLength(7);
     expect(readFileSync(join(out, 'report.md'), 'utf8')).toContain('![reconstructions](reconstructions.png)');
+  });
+
+  it('train --method rvq trains residual stages: levels in config.json, a codebook per stage, each stage a group of the metrics', () => {
+    const out = join(work, 'rvq');
+    const r = run(['train', '--method', 'rvq', '--levels', '3', '--steps', '4', '--out', out, ...TINY]);
+    expect(r.code, r.stderr).toBe(0);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ method: 'rvq', levels: 3, codebookSize: 16, init: 'data' });
+    const header = readFileSync(join(out, 'checkpoint.safetensors')).toString('latin1', 8, 8 + readFileSync(join(out, 'checkpoint.safetensors')).readUInt32LE(0));
+    for (const stage of [0, 1, 2]) expect(header).toContain(`"quantizer.stages.${stage}.codebook"`);
+    const m = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+    expect(m.method).toBe('rvq');
+    expect(m.codebookSize).toBe(16);
+    expect(m.histogram).toHaveLength(3 * 16); // one histogram per stage
+    expect(m.codeUsage).toBeGreaterThan(0);
+    expect(m.codeUsage).toBeLessThanOrEqual(1);
+    expect(m.mseHard).toBeGreaterThan(0);
+    expect(m.mseHard).toBeLessThan(1);
+    expect(readFileSync(join(out, 'history.csv'), 'utf8').trim().split('\n')).toHaveLength(5);
+    // The same run again is reused as the same settings; another --levels is another run.
+    expect(run(['train', '--method', 'rvq', '--levels', '3', '--steps', '4', '--out', out, ...TINY]).code).toBe(0);
+    const other = run(['train', '--method', 'rvq', '--levels', '2', '--steps', '4', '--out', out, ...TINY]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/holds a run made with other settings \(levels: 3 there, 2 now\)/);
+    // Without --out the folder names the stages; --levels alone defaults rvq's stages, and only rvq takes it.
+    const named = spawnSync(process.execPath, [CLI, 'train', '--method', 'rvq', '--levels', '2', '--steps', '2', ...TINY], { encoding: 'utf8', cwd: work, timeout: 300_000 });
+    expect(named.status, named.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(work, 'runs', 'rvq2-data-seed0', 'config.json'), 'utf8')).levels).toBe(2);
+    expect(resolveConfig({ method: 'rvq' }).levels).toBe(4);
+    expect(resolveConfig({}).levels).toBeUndefined();
+    expect(DEFAULTS).not.toHaveProperty('levels');
   });
 
   it('--resume continues an interrupted run to the same result as an uninterrupted one', () => {
