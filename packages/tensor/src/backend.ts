@@ -88,7 +88,10 @@ export interface Backend {
   where(cond: DataHandle, cShape: Shape, a: DataHandle, aShape: Shape, b: DataHandle, bShape: Shape, outShape: Shape, dtype: DType): DataHandle;
 
   // --- reductions over the middle axis of [outer, len, inner] --------------------------------
-  /** Result has outer·inner entries; argmax/argmin give int32 positions along the axis. */
+  /**
+   * Result has outer·inner entries; argmax/argmin give int32 positions along the axis. NaN
+   * propagates: the first NaN wins (elementwise.ts states the rules; referenceReduce).
+   */
   reduce(op: ReduceOp, x: DataHandle, outer: number, len: number, inner: number, dtype: DType): DataHandle;
 
   // --- linear algebra -----------------------------------------------------------------------
@@ -113,7 +116,10 @@ export interface Backend {
   indexSelect(x: DataHandle, outer: number, len: number, inner: number, index: DataHandle, idxLen: number, dtype: DType): DataHandle;
   /** torch.index_add: out = base; out[o, index[j], i] += src[o, j, i]. */
   indexAdd(base: DataHandle, outer: number, len: number, inner: number, index: DataHandle, src: DataHandle, idxLen: number, dtype: DType): DataHandle;
-  /** Top k of each row of a [rows, cols] matrix, sorted; ties keep the lower index first. */
+  /**
+   * Top k of each row of a [rows, cols] matrix, sorted; NaN counts as larger than +Inf (first when
+   * largest, last when smallest); ties keep the lower index first (elementwise.ts, referenceTopk).
+   */
   topk(x: DataHandle, rows: number, cols: number, k: number, largest: boolean, dtype: DType): { values: DataHandle; indices: DataHandle };
 
   // --- convolution --------------------------------------------------------------------------

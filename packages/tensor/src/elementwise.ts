@@ -35,8 +35,11 @@
  * Writing a function here: a single arrow `(x) => expression` (or `(x, y) => …`) that uses only its
  * parameters, Math, Number, and erf. The CPU backend compiles its source text, and checks the
  * compiled loop against the function on SPECIAL_VALUES before using it.
+ *
+ * At the end: the NaN and ±Inf rules of the reductions (max, min, argmax, argmin) and of topk's
+ * order, with reference functions for one row (referenceReduce, referenceTopk).
  */
-import type { BinaryOp, DType, UnaryOp } from './backend.js';
+import type { BinaryOp, DType, ReduceOp, UnaryOp } from './backend.js';
 
 /** The Numerical Recipes erfc fit, for z ≥ 0. */
 function erfcFit(z: number): number {
@@ -165,4 +168,58 @@ export function agrees(got: number, want: number, tol = 0): boolean {
   if (want === Infinity || want === -Infinity) return got === want;
   if (!Number.isFinite(got)) return false;
   return got === want || Math.abs(got - want) <= tol * Math.max(1, Math.abs(want));
+}
+
+/*
+ * Reductions and top-k: the rules, stated once. PyTorch's (torch 1.13, checked by hand); the
+ * functions below are the reference that the tests and the gpu.js parity suite hold backends to.
+ *
+ * - max, min, argmax, argmin along an axis: NaN propagates. A row holding a NaN gives NaN, at the
+ *   position of its first NaN (torch: max([1, NaN, 3, −Inf]) = NaN, argmax = argmin = 1). Otherwise
+ *   the largest (smallest) value, ±Inf included, at its first occurrence (ties: the lower index;
+ *   +0 and −0 are equal). An all-NaN row gives NaN at 0.
+ * - topk (and any sort the engine gains) orders by value with NaN counted as larger than +Inf:
+ *   NaN ranks first for largest = true and last for largest = false (torch: topk([1, NaN, 3, −Inf],
+ *   2) = [NaN, 3] at [1, 2]; smallest: [−Inf, 1] at [3, 0]). Equal values (several NaNs, ±Inf
+ *   repeated, +0 and −0) keep index order, the lower index first: the order of
+ *   torch.sort(stable=True). torch.topk itself leaves the order of equal values unspecified (its
+ *   CPU kernel returns them in varying orders), so a tie order here is never a disagreement.
+ * - Gradients follow from the ops (ops/reduce.ts, ops/indexing.ts): max/min share the gradient
+ *   among the entries equal to the result, so a NaN row gets NaN gradients (as torch.amax); topk's
+ *   selected entries, NaN included, get their own.
+ */
+
+/** Whether value u ranks strictly ahead of v in topk's order (NaN is larger than +Inf). */
+export const RANKS_BEFORE: Readonly<Record<'largest' | 'smallest', BinaryPredicate>> = {
+  largest: (u, v) => u > v || (u !== u && v === v),
+  smallest: (u, v) => u < v || (v !== v && u === u),
+};
+export type BinaryPredicate = (u: number, v: number) => boolean;
+
+/** The position argmax (argmin) gives along `row`: the first NaN if any, else the first largest (smallest). */
+export function referenceArgExtreme(op: 'argmax' | 'argmin', row: ArrayLike<number>): number {
+  if (row.length === 0) throw new RangeError(`${op} of an empty row`);
+  let best = 0;
+  for (let i = 1; i < row.length; i++) {
+    const v = row[i]!, cur = row[best]!;
+    if (cur !== cur) break;
+    if (v !== v || (op === 'argmax' ? v > cur : v < cur)) best = i;
+  }
+  return best;
+}
+
+/** What reduce(op) gives on one row (max, min: the value; argmax, argmin: the position). */
+export function referenceReduce(op: Exclude<ReduceOp, 'sum'>, row: ArrayLike<number>): number {
+  const at = referenceArgExtreme(op === 'max' || op === 'argmax' ? 'argmax' : 'argmin', row);
+  return op === 'argmax' || op === 'argmin' ? at : row[at]!;
+}
+
+/** topk of one row: the k first entries in RANKS_BEFORE's order, equal values in index order. */
+export function referenceTopk(row: ArrayLike<number>, k: number, largest = true): { values: number[]; indices: number[] } {
+  if (!(Number.isInteger(k) && k >= 0 && k <= row.length)) throw new RangeError(`k = ${k} for a row of ${row.length}`);
+  const before = RANKS_BEFORE[largest ? 'largest' : 'smallest'];
+  // Array.prototype.sort is stable: equal values stay in index order.
+  const order = Array.from({ length: row.length }, (_, i) => i).sort((i, j) => (before(row[i]!, row[j]!) ? -1 : before(row[j]!, row[i]!) ? 1 : 0));
+  const indices = order.slice(0, k);
+  return { values: indices.map((i) => row[i]!), indices };
 }

@@ -4,7 +4,7 @@
  * Where to read: tensor.ts (the Tensor), autograd.ts (record and backward), ops/*.ts (each op's
  * forward beside its gradient), backend.ts (the primitives a backend implements), cpu/ (the CPU
  * backend and its matmul kernel), elementwise.ts (what every elementwise op computes, NaN and ±Inf
- * included).
+ * included, and the NaN rules of the reductions and topk).
  */
 import { registerBackend } from './backend.js';
 import { CpuBackend } from './cpu/cpu-backend.js';
@@ -35,14 +35,19 @@ export {
   BINARY_OPS,
   INT32_OPS,
   INT32_RESULT,
+  RANKS_BEFORE,
   SPECIAL_VALUES,
   UNARY_OPS,
   WHERE_OP,
   type BinaryFn,
+  type BinaryPredicate,
   type UnaryFn,
   agrees,
   binaryFn,
   reference,
+  referenceArgExtreme,
+  referenceReduce,
+  referenceTopk,
   unaryFn,
 } from './elementwise.js';
 export { gemmRows } from './cpu/gemm.js';

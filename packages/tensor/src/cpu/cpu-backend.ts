@@ -7,7 +7,7 @@
  * uses it to take finite differences without float32 rounding.
  */
 import type { Backend, BinaryOp, ConvGeometry, DType, DataHandle, HostArray, MatmulSpec, ReduceOp, UnaryOp } from '../backend.js';
-import { INT32_RESULT, WHERE_OP, binaryFn, unaryFn } from '../elementwise.js';
+import { INT32_RESULT, RANKS_BEFORE, WHERE_OP, binaryFn, unaryFn } from '../elementwise.js';
 import { BackendError, IndexError } from '../errors.js';
 import { broadcastStrides, collapseDims, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { gemmRows } from './gemm.js';
@@ -185,7 +185,8 @@ export class CpuBackend implements Backend {
           for (let i = 0; i < inner; i++) acc[i] += a[row + i]!;
         }
       } else {
-        // max/min and their positions; the first extreme wins ties, NaN counts as the extreme.
+        // max/min and their positions (elementwise.ts, referenceReduce): NaN propagates, the first
+        // NaN wins; otherwise the first extreme wins ties.
         const wantMax = op === 'max' || op === 'argmax';
         for (let i = 0; i < inner; i++) {
           acc[i] = a[base + i]!;
@@ -354,12 +355,11 @@ export class CpuBackend implements Backend {
     const a = x as Arr;
     const values = this.alloc(rows * k, dtype);
     const indices = this.alloc(rows * k, 'int32');
-    // `before(u, v)`: value u ranks ahead of v. NaN ranks first when largest (as in torch.topk).
-    const before = largest
-      ? (u: number, v: number) => u > v || (u !== u && v === v)
-      : (u: number, v: number) => u < v || (u !== u && v === v);
+    // `before(u, v)`: value u ranks ahead of v; NaN counts as larger than +Inf, so it ranks first
+    // when largest and last when smallest (elementwise.ts, referenceTopk). Equal values keep index order.
+    const before = RANKS_BEFORE[largest ? 'largest' : 'smallest'];
     const order = new Int32Array(cols);
-    for (let r = 0; r < rows; r++) {
+    for (let r = 0; k > 0 && r < rows; r++) {
       const base = r * cols;
       if (k <= 32) {
         // Insertion into a sorted buffer of k: O(cols·k) worst case, ~O(cols) for typical data.
