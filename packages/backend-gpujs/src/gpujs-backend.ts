@@ -305,6 +305,12 @@ export class GpuJsBackend implements Backend {
 
   // --- reductions ---------------------------------------------------------------------------
 
+  /**
+   * max/min and their positions follow @simplex-vq/tensor's rules (elementwise.ts,
+   * referenceReduce): once the running best is NaN it stays (the first NaN wins), a NaN replaces
+   * any number, and otherwise only a strictly better value does (the first extreme wins ties).
+   * NaN is tested as `v !== v`, as in the elementwise kernels: GLSL's comparisons need not see it.
+   */
   reduce(op: ReduceOp, x: DataHandle, outer: number, len: number, inner: number, _dtype: DType): DataHandle {
     const base = `${unravel([outer, inner])}\n  const base = c0 * ${lit(len * inner)} + c1;`;
     const at = (l: string) => `x[base + ${l} * ${lit(inner)}]`;
@@ -314,7 +320,7 @@ export class GpuJsBackend implements Backend {
     } else {
       const better = op === 'max' || op === 'argmax' ? 'v > best' : 'v < best';
       const result = op === 'argmax' || op === 'argmin' ? 'where' : 'best';
-      body = `let best = ${at('0.0')};\n  let where = 0.0;\n  for (let l = 1; l < ${len}; l++) {\n    const v = ${at('l')};\n    if (${better}) { best = v; where = l; }\n  }\n  return ${result};`;
+      body = `let best = ${at('0.0')};\n  let where = 0.0;\n  for (let l = 1; l < ${len}; l++) {\n    const v = ${at('l')};\n    if (best === best && (v !== v || ${better})) { best = v; where = l; }\n  }\n  return ${result};`;
     }
     return this.run(op, kernel(['x'], `${base}\n  ${body}`), outer * inner, [x]);
   }
@@ -429,26 +435,39 @@ export class GpuJsBackend implements Backend {
 
   /**
    * Thread (r, q) finds the q-th entry of row r by q+1 rounds of "the best entry ranked after the
-   * previous one" (ties broken by lower index first): O(k·cols) reads per thread, meant for the
-   * small k of nearest-neighbour selection.
+   * previous one": O(k·cols) reads per thread, meant for the small k of nearest-neighbour selection.
+   *
+   * The order is @simplex-vq/tensor's (elementwise.ts, referenceTopk): NaN counts as larger than
+   * +Inf, equal values (NaNs among them) in index order. Each entry is ranked by a key (n, v),
+   * compared first by n and then by v, largest first: for largest, n = 1 for NaN (with v = 0) and
+   * 0 otherwise, v the value; for smallest, n = −1 for NaN and v the negated value. NaN is found as
+   * `v !== v`, as in the elementwise kernels, and never compared; flags are floats and conditions
+   * are nested ifs (no boolean variables in the kernel).
    */
   topk(x: DataHandle, rows: number, cols: number, k: number, largest: boolean, dtype: DType): { values: DataHandle; indices: DataHandle } {
-    const better = largest ? 'v > bv' : 'v < bv';
-    const after = largest ? 'v < pv' : 'v > pv';
+    const nanKey = largest ? '1.0' : '-1.0';
+    const key = largest ? 'raw' : '-raw';
     const body = `${unravel([rows, k])}
   const rowBase = c0 * ${lit(cols)};
   let pv = 0.0;
+  let pn = 0.0;
   let pc = -1.0;
   for (let s = 0; s < ${k}; s++) {
     if (s <= c1) {
       let bv = 0.0;
+      let bn = 0.0;
       let bc = -1.0;
       for (let c = 0; c < ${cols}; c++) {
-        const v = x[rowBase + c];
-        const isAfter = pc < 0.0 || ${after} || (v === pv && c > pc);
-        if (isAfter && (bc < 0.0 || ${better})) { bv = v; bc = c; }
+        const raw = x[rowBase + c];
+        let n = 0.0;
+        let v = 0.0;
+        if (raw !== raw) { n = ${nanKey}; } else { v = ${key}; }
+        if (pc < 0.0 || pn > n || (pn === n && (pv > v || (pv === v && c > pc)))) {
+          if (bc < 0.0 || n > bn || (n === bn && v > bv)) { bv = v; bn = n; bc = c; }
+        }
       }
       pv = bv;
+      pn = bn;
       pc = bc;
     }
   }

@@ -12,7 +12,10 @@
  * finite entries; a NaN or an infinity must be matched exactly (Infinity otherwise).
  * Special-value cases: each element must have the definition's NaN-ness and the same infinity,
  * and a finite element be within tolerance·max(1, |want|) — except where a documented deviation
- * (DEVIATIONS) accepts another result, which the report lists.
+ * (DEVIATIONS) accepts another result, which the report lists. The reductions (max, min, argmax,
+ * argmin) and topk on rows full of NaN, ±Inf, ±0 and ties are compared exactly with the reference
+ * functions that state their rules (referenceReduce, referenceTopk): values, NaN positions and
+ * indices; no deviation is accepted.
  */
 import {
   BINARY_OPS,
@@ -24,6 +27,8 @@ import {
   convTranspose2d,
   randn,
   reference,
+  referenceReduce,
+  referenceTopk,
   withBackend,
   type Backend,
   type BinaryOp,
@@ -51,6 +56,11 @@ interface Case {
   run(b: Backend): HostArray[];
   /** Special-value cases: the op, and its inputs, whose definition the output is compared with. */
   special?: { op: UnaryOp | BinaryOp; xs: readonly number[]; ys?: readonly number[] };
+  /**
+   * Ordering cases (reductions, topk): each output as the reference functions give it, and what
+   * each element is, for the report (e.g. "argmax([1, NaN, 3]) = 2, want 1").
+   */
+  oracle?: () => Array<{ want: readonly number[]; label(i: number): string }>;
 }
 
 /**
@@ -126,6 +136,27 @@ function checkSpecial(c: NonNullable<Case['special']>, got: HostArray, tolerance
     ...(count ? { mismatches } : {}),
     ...(deviationLines.length ? { deviations: deviationLines } : {}),
   };
+}
+
+/** Compares an ordering case's outputs with the reference, element by element and exactly (+0 and −0 equal). */
+function checkOracle(c: Case, got: HostArray[]): Omit<ParityResult, 'name'> {
+  const mismatches: string[] = [];
+  let count = 0;
+  c.oracle!().forEach(({ want, label }, j) => {
+    const g = got[j]!;
+    if (g.length !== want.length) {
+      count++;
+      mismatches.push(`output ${j} has ${g.length} elements, want ${want.length}`);
+      return;
+    }
+    want.forEach((w, i) => {
+      if (agrees(g[i]!, w, 0)) return;
+      count++;
+      if (mismatches.length < 10) mismatches.push(`${label(i)} = ${fmt(g[i]!)}, want ${fmt(w)}`);
+    });
+  });
+  if (count > mismatches.length) mismatches.push(`… ${count - mismatches.length} more`);
+  return { maxRelError: count ? Infinity : 0, ok: count === 0, ...(count ? { mismatches } : {}) };
 }
 
 /** Seeded data for the cases (the same values on every backend). */
@@ -280,6 +311,78 @@ function specialValueCases(): Case[] {
 }
 
 /**
+ * Rows of 6 for the ordering cases: the issue's example, several NaNs, a NaN first and last, an
+ * all-NaN row, rows of ±Inf alone, ties of ±Inf and of ±0, large and tiny magnitudes, and seeded
+ * rows drawn from a small pool (so values repeat). Rounded to float32, the storage under test.
+ */
+function orderingRows(): number[][] {
+  const inf = Infinity;
+  const rows = [
+    [1, NaN, 3, -inf, 0, 5],
+    [NaN, NaN, 2, NaN, -1, 5],
+    [-inf, inf, 0, -0, inf, -2],
+    [NaN, NaN, NaN, NaN, NaN, NaN],
+    [2, 2, -inf, -inf, -inf, 5],
+    [0.5, -0, 0, 1, -1, 0.5],
+    [3, 1, 2, 0, -1, NaN],
+    [NaN, -inf, inf, NaN, -0, 0],
+    [inf, inf, inf, inf, inf, inf],
+    [-inf, -inf, -inf, -inf, -inf, -inf],
+    [1e30, -1e30, 1e-30, -1e-30, 100, -100],
+  ];
+  const pool = [NaN, inf, -inf, 0, -0, 1, -1, 2.5, -2.5, 1e30];
+  const g = new Generator(41);
+  while (rows.length < 18) rows.push(Array.from({ length: 6 }, () => pool[g.randint(0, pool.length)]!));
+  return rows.map((r) => r.map(Math.fround));
+}
+
+const fmtRow = (r: readonly number[]) => `[${r.map(fmt).join(', ')}]`;
+
+/**
+ * max, min, argmax, argmin and topk (both directions, k = 1, 3 and the whole row) on
+ * orderingRows(), compared exactly with referenceReduce and referenceTopk. The reductions run
+ * on rows laid out along the middle axis of [rows, 6, 1] and, strided, of [3, 6, 6].
+ */
+function orderingCases(): Case[] {
+  const cases: Case[] = [];
+  const rows = orderingRows(), len = 6;
+  for (const op of ['max', 'min', 'argmax', 'argmin'] as const) {
+    const arg = op === 'argmax' || op === 'argmin';
+    for (const [outer, inner] of [[rows.length, 1], [rows.length / 6, 6]] as const) {
+      // Row r = o·inner + i sits at x[o, :, i].
+      const x = new Float32Array(outer * len * inner);
+      rows.forEach((row, r) => row.forEach((v, l) => (x[(Math.floor(r / inner) * len + l) * inner + (r % inner)] = v)));
+      cases.push({
+        name: `special values: reduce ${op} [${outer},${len},${inner}]`,
+        oracle: () => [{ want: rows.map((row) => referenceReduce(op, row)), label: (r) => `${op}(${fmtRow(rows[r]!)})` }],
+        run: (b) => [b.read(b.reduce(op, b.fromArray(x, 'float32'), outer, len, inner, 'float32'), outer * inner, arg ? 'int32' : 'float32')],
+      });
+    }
+  }
+  const flat = rows.flat();
+  for (const k of [1, 3, len]) {
+    for (const largest of [true, false]) {
+      const call = (r: number) => `topk(${fmtRow(rows[r]!)}, ${k}, largest=${largest})`;
+      cases.push({
+        name: `special values: topk k=${k} largest=${largest}`,
+        oracle: () => {
+          const want = rows.map((row) => referenceTopk(row, k, largest));
+          return [
+            { want: want.flatMap((w) => w.values), label: (i) => `${call(Math.floor(i / k))}.values[${i % k}]` },
+            { want: want.flatMap((w) => w.indices), label: (i) => `${call(Math.floor(i / k))}.indices[${i % k}]` },
+          ];
+        },
+        run: (b) => {
+          const r = b.topk(b.fromArray(flat, 'float32'), rows.length, len, k, largest, 'float32');
+          return [b.read(r.values, rows.length * k, 'float32'), b.read(r.indices, rows.length * k, 'int32')];
+        },
+      });
+    }
+  }
+  return cases;
+}
+
+/**
  * A small conv net with a smoothed quantizer and a KNN-style top-k loss: the kind of step the
  * experiments run. Returns the loss and every parameter's gradient.
  */
@@ -314,12 +417,13 @@ function modelCase(): Case {
 }
 
 function allCases(): Case[] {
-  return [...primitiveCases(), ...specialValueCases(), modelCase()];
+  return [...primitiveCases(), ...specialValueCases(), ...orderingCases(), modelCase()];
 }
 
 /**
  * Runs every case on `backend` and `referenceBackend` and compares them; special-value cases are
- * compared with the definitions instead, allowing `deviations`.
+ * compared with the definitions instead, allowing `deviations`, and ordering cases (reductions,
+ * topk) exactly with the reference functions.
  */
 export function runParitySuite(
   backend: Backend,
@@ -333,6 +437,10 @@ export function runParitySuite(
     if (filter && !filter(c.name)) continue;
     try {
       const got = c.run(backend);
+      if (c.oracle) {
+        results.push({ name: c.name, ...checkOracle(c, got) });
+        continue;
+      }
       if (c.special) {
         // Every output of a special case holds the same pairs: each is checked.
         const checks = got.map((g) => checkSpecial(c.special!, g, tolerance, deviations));

@@ -134,7 +134,7 @@ describe.skipIf(!available && !process.env.CI)('gpu.js webgl2 target in headless
     const results = parity.results ?? [];
     const special = results.filter((r) => r.name.startsWith('special values'));
     console.log(`[browser] ${parity.describe ?? 'no backend'}; ${results.filter((r) => r.ok).length}/${results.length} cases within 1e-4`);
-    console.log(`[browser] NaN, ±Inf and special values on this GPU: ${special.filter((r) => r.ok).length}/${special.length} elementwise ops agree with the definitions`);
+    console.log(`[browser] NaN, ±Inf and special values on this GPU: ${special.filter((r) => r.ok).length}/${special.length} cases (elementwise ops, reductions, topk) agree with the definitions`);
     for (const r of special) {
       for (const m of r.mismatches ?? []) console.log(`[browser]   differs: ${m}`);
       for (const d of r.deviations ?? []) console.log(`[browser]   documented deviation: ${d}`);
@@ -151,9 +151,10 @@ describe.skipIf(!available && !process.env.CI)('gpu.js webgl2 target in headless
     expect(parity.target).toBe('webgl2');
   });
 
-  it('matches the CPU backend on every primitive and on the model gradients (relative error ≤ 1e-4), and the definitions on NaN and ±Inf', () => {
+  it('matches the CPU backend on every primitive and on the model gradients (relative error ≤ 1e-4), and the definitions on NaN and ±Inf (elementwise ops, reductions, topk)', () => {
     const results = parity.results ?? [];
     expect(results.length).toBeGreaterThan(130);
+    expect(results.filter((r) => /^special values: (reduce|topk) /.test(r.name)).length).toBe(14);
     const failures = results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.error ?? r.mismatches?.join('; ') ?? r.maxRelError}`);
     expect(failures, failures.join('\n')).toEqual([]);
   });
