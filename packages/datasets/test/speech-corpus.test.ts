@@ -21,7 +21,7 @@ describe('makeSpeechCorpus', () => {
     again = await makeSpeechCorpus({ ...TINY, seed: 1, cacheDir: join(root, 'b') }); // synthesized anew
     otherSeed = await makeSpeechCorpus({ ...TINY, seed: 2, cacheDir: join(root, 'a') });
     cached = await makeSpeechCorpus({ ...TINY, seed: 1, cacheDir: join(root, 'a'), onProgress: (d, t) => cachedProgress.push([d, t]) });
-  });
+  }, 300_000); // three syntheses with espeak-ng: ~20 s alone, over 60 s when CI runs every package at once
 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 

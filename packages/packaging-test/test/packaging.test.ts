@@ -113,7 +113,7 @@ beforeAll(async () => {
     'await import(pathToFileURL(process.argv[2]).href);',
     'process.stdout.write(JSON.stringify(logged));',
   ].join('\n'));
-}, 120_000);
+}, 600_000); // npm pack (with prepack) of each package and an offline install: ~30 s alone, minutes under CI's parallel load
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
