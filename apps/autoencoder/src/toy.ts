@@ -30,14 +30,19 @@ export interface ToyResult {
   verticesUsed: number;
 }
 
-/** Three Gaussian blobs in the plane, unequal in size (200/100/50 points). */
+/** The toy data's blobs, in the order of toyData's rows: centre and number of points. */
+export const TOY_BLOBS: ReadonlyArray<{ centre: readonly [number, number]; size: number }> = [
+  { centre: [-2, 0], size: 200 },
+  { centre: [2, 0], size: 100 },
+  { centre: [0, 3], size: 50 },
+];
+
+/** Three Gaussian blobs in the plane (std 0.6), unequal in size (200/100/50 points, in that order). */
 export function toyData(generator: Generator): Tensor {
-  const centres = [[-2, 0], [2, 0], [0, 3]];
-  const sizes = [200, 100, 50];
   const v: number[] = [];
-  centres.forEach(([cx, cy], i) => {
-    for (let j = 0; j < sizes[i]!; j++) v.push(cx! + 0.6 * generator.normal(), cy! + 0.6 * generator.normal());
-  });
+  for (const { centre: [cx, cy], size } of TOY_BLOBS) {
+    for (let j = 0; j < size; j++) v.push(cx + 0.6 * generator.normal(), cy + 0.6 * generator.normal());
+  }
   return tensor(Float32Array.from(v), { shape: [v.length / 2, 2] });
 }
 
