@@ -33,6 +33,8 @@ export class SimplexView implements View {
   private readonly usageChart: HTMLCanvasElement;
   private readonly perplexityChart: HTMLCanvasElement;
   private readonly stats: HTMLElement;
+  /** The last picture of the run before a restart, to compare with (e.g. perplexity beside KNN-CE). */
+  private readonly previous: HTMLElement;
   private readonly note: HTMLElement;
   private readonly runButton: HTMLButtonElement;
   private readonly methodSelect: HTMLSelectElement;
@@ -45,8 +47,8 @@ export class SimplexView implements View {
     const t = this.trainer.settings;
     const method = select<Method>('simplex-method', 'method', SIMPLEX_METHODS.map((m) => ({ value: m.method, text: m.title })), t.method, (m) => this.setMethod(m));
     this.methodSelect = method.input;
-    const k = slider({ id: 'simplex-k', label: 'K (neighbours)', min: 1, max: 64, value: t.k, log: true, integer: true, onChange: (v) => this.trainer.configure({ k: v }) });
-    const temperature = slider({ id: 'simplex-temperature', label: 'temperature τ', min: 0.05, max: 5, value: t.temperature, log: true, onChange: (v) => this.trainer.configure({ temperature: v }) });
+    const k = slider({ id: 'simplex-k', label: 'K (neighbours)', min: 1, max: 64, value: t.k, log: true, integer: true, onChange: (v) => this.restart(() => this.trainer.configure({ k: v })) });
+    const temperature = slider({ id: 'simplex-temperature', label: 'temperature τ', min: 0.05, max: 5, value: t.temperature, log: true, onChange: (v) => this.restart(() => this.trainer.configure({ temperature: v })) });
     const lr = slider({ id: 'simplex-lr', label: 'learning rate', min: 1e-4, max: 0.1, value: t.lr, log: true, format: (v) => v.toExponential(1), onChange: (v) => this.trainer.configure({ lr: v }) });
     this.kControl = k.element;
     this.temperatureControl = temperature.element;
@@ -57,7 +59,7 @@ export class SimplexView implements View {
       temperature.element,
       lr.element,
       this.runButton,
-      button('simplex-reset', 'restart', () => this.trainer.reset()),
+      button('simplex-reset', 'restart', () => this.restart(() => this.trainer.reset())),
       button('simplex-svg', 'save SVG', () => this.saveSvg()),
     ]);
     this.note = el('p', { class: 'note', id: 'simplex-note' });
@@ -73,6 +75,7 @@ export class SimplexView implements View {
       ').',
     ]);
     this.stats = el('div', { class: 'stats', id: 'simplex-stats' });
+    this.previous = el('div', { class: 'previous', id: 'simplex-previous' });
     this.usageChart = el('canvas', { class: 'chart', id: 'simplex-usage-chart' });
     this.perplexityChart = el('canvas', { class: 'chart', id: 'simplex-perplexity-chart' });
     this.element = el('section', { id: 'view-simplex', class: 'view' }, [
@@ -82,6 +85,7 @@ export class SimplexView implements View {
       el('div', { class: 'row' }, [
         el('div', { class: 'simplex-stack' }, [this.frameHost, this.canvas]),
         el('div', { class: 'side' }, [this.stats, this.usageChart, this.perplexityChart]),
+        this.previous,
       ]),
       legend,
     ]);
@@ -95,8 +99,23 @@ export class SimplexView implements View {
 
   setMethod(method: Method): void {
     this.methodSelect.value = method;
-    this.trainer.configure({ method });
+    this.restart(() => this.trainer.configure({ method }));
     this.showMethod();
+  }
+
+  /** Runs `change` (which starts the model again), keeping the picture it ends as "before". */
+  private restart(change: () => void): void {
+    const s = this.trainer.snapshot;
+    if (s && this.trainer.points.length > 0) {
+      const p = this.trainer.points;
+      const t = this.trainer.settings;
+      const points = Array.from({ length: p.length / 3 }, (_, i) => [p[i * 3]!, p[i * 3 + 1]!, p[i * 3 + 2]!]);
+      const title = SIMPLEX_METHODS.find((m) => m.method === t.method)?.title.split(' ')[0] ?? t.method;
+      this.previous.innerHTML =
+        `<div class="caption">before the restart</div>` +
+        simplexPanelsSvg({ panels: [{ title, subtitle: `step ${s.step} · indiv. perplexity ${s.individualPerplexity.toFixed(2)}`, points }], width: 230, height: 250, pointRadius: 1.8, opacity: 0.3 });
+    }
+    change();
   }
 
   private showMethod(): void {
