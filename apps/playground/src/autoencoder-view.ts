@@ -32,6 +32,8 @@ export class AutoencoderView implements View {
   private loadError: string | null = null;
   private lastEval = 0;
   private method: Method = 'knn-ce';
+  /** Whether the page has been told that the first steps compile GPU kernels (once per model). */
+  private compileNoticeShown = false;
   private readonly status: HTMLElement;
   private readonly images: HTMLCanvasElement;
   private readonly usageChart: HTMLCanvasElement;
@@ -40,7 +42,7 @@ export class AutoencoderView implements View {
   private readonly runButton: HTMLButtonElement;
   private readonly checkpointInfo: HTMLElement;
 
-  constructor() {
+  constructor(private backend: BackendInfo) {
     const method = select<Method>('ae-method', 'method', AE_METHODS.map((m) => ({ value: m.method, text: m.title })), this.method, (m) => this.setMethod(m));
     this.runButton = button('ae-run', 'pause', () => this.toggle());
     const file = el('input', { type: 'file', id: 'ae-checkpoint', accept: '.safetensors' });
@@ -93,6 +95,7 @@ export class AutoencoderView implements View {
     (this.element.querySelector('#ae-method') as HTMLSelectElement).value = method;
     this.trainer?.reset(method);
     this.lastEval = 0;
+    this.compileNoticeShown = false;
   }
 
   toggle(running = !this.running): void {
@@ -100,9 +103,11 @@ export class AutoencoderView implements View {
     this.runButton.textContent = running ? 'pause' : 'run';
   }
 
-  onBackend(_info: BackendInfo): void {
+  onBackend(info: BackendInfo): void {
+    this.backend = info;
     this.trainer?.reset();
     this.lastEval = 0;
+    this.compileNoticeShown = false;
   }
 
   async loadCheckpoint(file: File): Promise<void> {
@@ -124,6 +129,13 @@ export class AutoencoderView implements View {
     void this.start();
     const t = this.trainer;
     if (!t) return;
+    if (this.running && t.step === 0 && this.backend.name === 'webgl2' && !this.compileNoticeShown) {
+      // The first step compiles every kernel of the model into a shader (about half a minute on
+      // SwiftShader) and holds the page meanwhile: say so first, and train from the next frame.
+      this.status.innerHTML = '<b>compiling the model’s GPU kernels…</b> the first step on WebGL2 takes a while (about 30 s without a GPU); the page is busy until it is done.';
+      this.compileNoticeShown = true;
+      return;
+    }
     if (this.running) t.train(TRAIN_MS);
     if (t.step > 0 && (now - this.lastEval > EVAL_EVERY_MS || !t.evaluation)) {
       t.evaluate();

@@ -19,9 +19,9 @@ let choice: BackendChoice = params.get('backend') === 'cpu' ? 'cpu' : 'auto';
 let backend: BackendInfo = useBackend(choice);
 const errors: string[] = [];
 
-const simplex = new SimplexView();
+const simplex = new SimplexView(backend);
 const autodiff = new AutodiffView();
-const autoencoder = new AutoencoderView();
+const autoencoder = new AutoencoderView(backend);
 const views: Record<ViewName, View> = { simplex, autodiff, autoencoder };
 let active: View = views[(location.hash.slice(1) as ViewName)] ?? simplex;
 

@@ -42,8 +42,10 @@ export class SimplexView implements View {
   private readonly temperatureControl: HTMLElement;
   private triangle: Triangle;
   private drawnStep = -1;
+  /** Whether the page has said that the first steps compile GPU kernels (once per model). */
+  private compileNoticeShown = false;
 
-  constructor() {
+  constructor(private backend: BackendInfo) {
     const t = this.trainer.settings;
     const method = select<Method>('simplex-method', 'method', SIMPLEX_METHODS.map((m) => ({ value: m.method, text: m.title })), t.method, (m) => this.setMethod(m));
     this.methodSelect = method.input;
@@ -133,12 +135,21 @@ export class SimplexView implements View {
     this.runButton.textContent = running ? 'pause' : 'run';
   }
 
-  onBackend(_info: BackendInfo): void {
+  onBackend(info: BackendInfo): void {
+    this.backend = info;
     this.trainer.reset();
     this.updates.reset();
+    this.compileNoticeShown = false;
   }
 
   frame(now: number): void {
+    if (this.running && this.trainer.step === 0 && this.backend.name === 'webgl2' && !this.compileNoticeShown) {
+      // The first steps compile each kernel into a shader (seconds on SwiftShader): say so, and
+      // let the page show it before training holds the thread.
+      this.stats.innerHTML = '<b>compiling GPU kernels…</b> the first steps on WebGL2 take a few seconds.';
+      this.compileNoticeShown = true;
+      return;
+    }
     if (this.running) {
       this.trainer.train(TRAIN_MS);
       this.trainer.observe();

@@ -20,7 +20,7 @@
  * message outside CI and fails in CI (.ci/run installs it).
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -181,6 +181,13 @@ describe.skipIf(!available && !process.env.CI)('the playground in headless Chrom
     await screenshot(page, 'simplex');
     expect(perplexity.codeUsage).toBe(1);
     console.log(`[playground] individual perplexity at step ≥ 120: knn-ce ${knn.individualPerplexity!.toFixed(2)}, perplexity ${perplexity.individualPerplexity!.toFixed(2)}`);
+
+    // The picture as an SVG file, drawn by viz's simplexPanelsSvg.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#simplex-svg')]);
+    expect(download.suggestedFilename()).toMatch(/^simplex-perplexity-step\d+\.svg$/);
+    const svg = readFileSync((await download.path())!, 'utf8');
+    expect(svg).toMatch(/^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(svg.match(/<circle /g)).toHaveLength(350);
 
     // The controls: the learning rate changes in place, K starts the model again.
     await page.locator('#simplex-lr').fill('200');
