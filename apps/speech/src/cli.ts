@@ -42,8 +42,8 @@ const MODEL = `Model options:
   --final-dim <n>          dimension the contrastive loss compares in (default ${D.finalDim})
   --k <K>                  KNN: neighbours per vertex (default ${D.k})
   --shards <S>             KNN: split each batch's vectors into S parts (default ${D.shards})
-  --init <data|normal>     how codebooks start: data = codes drawn from the encoder's outputs of the
-                           first batch (the fair start), normal = N(0, std²) (default ${D.init})
+  --init <data|normal>     how codebooks start: data = k-means on the encoder's outputs of the first
+                           batch (the fair start), normal = N(0, std²) (default ${D.init})
   --init-std <x>           with --init normal: the std of the codebook entries (default ${D.initStd})`;
 
 const TRAINING = `Training options:

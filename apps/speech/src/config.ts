@@ -42,7 +42,7 @@ export interface SpeechConfig extends SpeechModelConfig {
   evalUtterances: number | null;
   /** The probe reads at most this many single-word utterances of each split (null: all). */
   probeUtterances: number | null;
-  /** How codebooks start: drawn from the encoder's outputs of the first batch, or N(0, initStd²). */
+  /** How codebooks start: k-means (k-means++ and 10 Lloyd steps) on the encoder's outputs of the first batch, or N(0, initStd²). */
   init: 'data' | 'normal';
   initStd: number;
   backend: 'cpu' | 'gpujs';

@@ -55,7 +55,7 @@ export function splitLine(heldOut: readonly string[], train: readonly string[], 
 /** Where the codebooks started, in words. */
 export function initLine(c: Pick<SpeechConfig, 'method' | 'init' | 'initStd'>): string {
   if (!hasCodebook(c.method)) return `no codebook to initialize (${c.method})`;
-  return c.init === 'data' ? 'data (codes drawn from the encoder\'s outputs of the first batch)' : `normal (N(0, ${c.initStd}²))`;
+  return c.init === 'data' ? 'data (k-means++ and 10 Lloyd steps on the encoder\'s outputs of the first batch)' : `normal (N(0, ${c.initStd}²))`;
 }
 
 /** What the probe read, or why there is none. */
