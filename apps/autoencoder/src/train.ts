@@ -17,7 +17,7 @@ import { Adam, CheckpointError, restoreCheckpoint, type LoadedCheckpoint } from 
 import { loadCheckpoint, removeStaleTempFiles, saveCheckpoint, writeFileAtomic } from '@simplex-vq/nn/node';
 import { CodeUsageTracker } from '@simplex-vq/vq';
 import { Batcher, gatherImages, loadMnist, type ImageSet } from '@simplex-vq/datasets';
-import { RUN_CONFIG, RunFileError, checkStateFinite, checkStepFinite, configDifferences, historyUpTo, makeFolder, useCpuBackend, type LastCheckpoint } from '@simplex-vq/app-kit';
+import { RUN_CONFIG, RunFileError, checkRunCheckpoint, checkStateFinite, checkStepFinite, makeFolder, useCpuBackend, type CheckedRunState, type LastCheckpoint } from '@simplex-vq/app-kit';
 import { NOT_IDENTITY, normalizeSavedConfig, type TrainConfig } from './config.js';
 import { Autoencoder, meanPixelLogit } from './model.js';
 
@@ -106,36 +106,14 @@ export function readSavedConfig(dir: string, saved?: Record<string, unknown>): T
  * with data-order metadata, and with history.csv holding every step up to it. Returns it with the
  * history text to keep.
  */
-function checkedCheckpoint(dir: string, config: TrainConfig): { loaded: LoadedCheckpoint; step: number; history: string; batcher: { epoch: number; position: number }; trainSeconds: number } {
+function checkedCheckpoint(dir: string, config: TrainConfig): CheckedRunState & { loaded: LoadedCheckpoint } {
   const path = join(dir, 'checkpoint.safetensors');
   const loaded = loadCheckpoint(path); // the file itself: structure, dtypes, finite values
   const fail = (message: string): never => {
     throw new CheckpointError(path, undefined, message);
   };
-  if (loaded.config === undefined) fail('holds no config: not a checkpoint of this app');
-  let saved: TrainConfig;
-  try {
-    saved = normalizeSavedConfig(loaded.config as Record<string, unknown>);
-  } catch (e) {
-    return fail(`holds settings that are not valid (${(e as Error).message})`);
-  }
-  const differences = configDifferences({ ...saved }, { ...config }, [...NOT_IDENTITY, 'steps'], ['in the checkpoint', `in ${RUN_CONFIG}`]);
-  if (differences.length > 0) fail(`was saved by a run with other settings than ${join(dir, RUN_CONFIG)} (${differences.join('; ')}): it is not this run's checkpoint`);
-  const step = loaded.step ?? fail('holds no step');
-  if (step > config.steps) fail(`is at step ${step}, beyond the run's ${config.steps} steps in ${RUN_CONFIG}`);
-  let batcher: { epoch: number; position: number };
-  try {
-    batcher = JSON.parse(loaded.metadata.batcher ?? '') as { epoch: number; position: number };
-  } catch {
-    return fail('metadata "batcher" (the data order) is missing or not JSON');
-  }
-  if (!Number.isInteger(batcher?.epoch) || batcher.epoch < 0 || !Number.isInteger(batcher.position) || batcher.position < 0 || batcher.position > MNIST_TRAIN) {
-    fail(`metadata "batcher" ${JSON.stringify(batcher)} is not a position in ${MNIST_TRAIN} training images`);
-  }
-  const trainSeconds = Number(loaded.metadata.trainSeconds ?? 0);
-  if (!Number.isFinite(trainSeconds) || trainSeconds < 0) fail(`metadata "trainSeconds" is not a duration: "${loaded.metadata.trainSeconds}"`);
-  const history = historyUpTo(join(dir, 'history.csv'), HISTORY_HEADER, step);
-  return { loaded, step, history, batcher, trainSeconds };
+  const state = checkRunCheckpoint(dir, loaded, config, { normalize: normalizeSavedConfig, ignore: NOT_IDENTITY, historyHeader: HISTORY_HEADER, positions: { what: `${MNIST_TRAIN} training images`, max: MNIST_TRAIN }, fail });
+  return { loaded, ...state };
 }
 
 /** Trains (or resumes) the run in `dir`, evaluates it, and returns its metrics. */

@@ -14,7 +14,7 @@ import { Adam, CheckpointError, Linear, crossEntropy, restoreCheckpoint, type Lo
 import { loadCheckpoint, removeStaleTempFiles, saveCheckpoint, writeFileAtomic } from '@simplex-vq/nn/node';
 import { CodeUsageTracker, hasCodebook } from '@simplex-vq/vq';
 import { Batcher, type SpeechCorpus } from '@simplex-vq/datasets';
-import { ConfigError, RUN_CONFIG, RunFileError, checkStateFinite, checkStepFinite, configDifferences, historyUpTo, makeFolder, useCpuBackend, type LastCheckpoint } from '@simplex-vq/app-kit';
+import { ConfigError, RUN_CONFIG, RunFileError, checkRunCheckpoint, checkStateFinite, checkStepFinite, makeFolder, useCpuBackend, type CheckedRunState, type LastCheckpoint } from '@simplex-vq/app-kit';
 import { NOT_IDENTITY, normalizeSavedSpeechConfig, type SpeechConfig } from './config.js';
 import { contrastiveLoss } from './contrastive.js';
 import { loadSpeechData, makeBatch, maxSamplesOf, spread, type SpeechData } from './data.js';
@@ -127,36 +127,14 @@ export function checkBatchRows(c: SpeechConfig, data: SpeechData): void {
  * saved with the settings of config.json, at a step the run can reach, with the data-order
  * metadata, and with history.csv holding every step up to it.
  */
-function checkedCheckpoint(dir: string, config: SpeechConfig): { loaded: LoadedCheckpoint; step: number; history: string; batcher: { epoch: number; position: number }; trainSeconds: number } {
+function checkedCheckpoint(dir: string, config: SpeechConfig): CheckedRunState & { loaded: LoadedCheckpoint } {
   const path = join(dir, 'checkpoint.safetensors');
   const loaded = loadCheckpoint(path); // the file itself: structure, dtypes, finite values
   const fail = (message: string): never => {
     throw new CheckpointError(path, undefined, message);
   };
-  if (loaded.config === undefined) fail('holds no config: not a checkpoint of this app');
-  let saved: SpeechConfig;
-  try {
-    saved = normalizeSavedSpeechConfig(loaded.config as Record<string, unknown>);
-  } catch (e) {
-    return fail(`holds settings that are not valid (${(e as Error).message})`);
-  }
-  const differences = configDifferences({ ...saved }, { ...config }, [...NOT_IDENTITY, 'steps'], ['in the checkpoint', `in ${RUN_CONFIG}`]);
-  if (differences.length > 0) fail(`was saved by a run with other settings than ${join(dir, RUN_CONFIG)} (${differences.join('; ')}): it is not this run's checkpoint`);
-  const step = loaded.step ?? fail('holds no step');
-  if (step > config.steps) fail(`is at step ${step}, beyond the run's ${config.steps} steps in ${RUN_CONFIG}`);
-  let batcher: { epoch: number; position: number };
-  try {
-    batcher = JSON.parse(loaded.metadata.batcher ?? '') as { epoch: number; position: number };
-  } catch {
-    return fail('metadata "batcher" (the data order) is missing or not JSON');
-  }
-  if (!Number.isInteger(batcher?.epoch) || batcher.epoch < 0 || !Number.isInteger(batcher.position) || batcher.position < 0) {
-    fail(`metadata "batcher" ${JSON.stringify(batcher)} is not a position in the training utterances`);
-  }
-  const trainSeconds = Number(loaded.metadata.trainSeconds ?? 0);
-  if (!Number.isFinite(trainSeconds) || trainSeconds < 0) fail(`metadata "trainSeconds" is not a duration: "${loaded.metadata.trainSeconds}"`);
-  const history = historyUpTo(join(dir, 'history.csv'), HISTORY_HEADER, step);
-  return { loaded, step, history, batcher, trainSeconds };
+  const state = checkRunCheckpoint(dir, loaded, config, { normalize: normalizeSavedSpeechConfig, ignore: NOT_IDENTITY, historyHeader: HISTORY_HEADER, positions: { what: 'the training utterances' }, fail });
+  return { loaded, ...state };
 }
 
 /** Every tensor a checkpoint would hold, by its name there: the model's state and the optimizer's. */
