@@ -10,6 +10,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CpuBackend, Generator, matmul, type MatmulSpec } from '../src/index.js';
 import { T, expectClose, specOf, dimArb } from './helpers.js';
+import { gemmRows } from '../src/cpu/gemm.js';
+import { createGemmSimdKernel, gemmSimdModule } from '../src/cpu/gemm-simd.js';
 
 const single = new CpuBackend({ threads: 1 });
 const threaded = new CpuBackend({ threads: 2, parallelThreshold: 0 });
@@ -185,6 +187,23 @@ describe('CpuBackend.matmul against a naive triple loop', () => {
     const spec: MatmulSpec = { batch: 1, m: 67, k: 300, n: 5, aBatchStride: 0, bBatchStride: 0, transA: false, transB: false };
     const x = f64.matmul(a, b, spec) as Float64Array, y = f64Js.matmul(a, b, spec) as Float64Array;
     expect(x.every((v, i) => Object.is(v, y[i])), 'float64: simd vs js').toBe(true);
+  });
+
+  it('the SIMD kernel built for blocks of 6 or 8 rows gives the bits of the 4-row one', () => {
+    // The height of a block only changes which products share registers, not the order of any
+    // element's sums: the bits must not depend on it (MR is chosen by speed alone).
+    const gen = new Generator(12);
+    const kernels = [4, 6, 8].map((mr) => createGemmSimdKernel(gemmSimdModule(mr))!);
+    expect(kernels.every((k) => k !== null)).toBe(true);
+    for (const [m, k, n] of [[13, 300, 17], [130, 33, 70], [7, 520, 9]] as const) {
+      const a = randomArray(m * k, gen), b = randomArray(k * n, gen);
+      const outs = kernels.map((kernel) => {
+        const c = new Float32Array(m * n);
+        gemmRows(m, n, k, a, 0, k, 1, b, 0, n, 1, c, 0, n, 0, m, kernel);
+        return c;
+      });
+      for (const c of outs.slice(1)) expect(c.every((v, i) => Object.is(v, outs[0]![i])), `m=${m} k=${k} n=${n}`).toBe(true);
+    }
   });
 
   it('zero-sized products give zeros of the right length', () => {

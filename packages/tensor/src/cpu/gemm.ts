@@ -3,9 +3,9 @@
  *
  * Layout in the style of GotoBLAS/BLIS, written for a JavaScript JIT:
  *  - A is packed into panels of MR = 4 rows (k-major, 4 values per step), B into panels of
- *    NR = 4 columns, so the inner loop reads both sequentially;
- *  - a 4×4 register block of accumulators (16 locals) is updated per step of k: 8 loads for
- *    16 multiply-adds. Measured here, this is ~3.5× a plain triple loop;
+ *    NR columns, so the inner loop reads both sequentially;
+ *  - a register block of accumulators is updated per step of k: in JavaScript 4×4 (16 locals,
+ *    8 loads for 16 multiply-adds; ~3.5× a plain triple loop);
  *  - k is blocked by KC so one packed B panel stays in L1 and the packed A block in L2; columns
  *    by NC, which bounds the packed B.
  *
@@ -14,10 +14,14 @@
  * a valid target). Rows [rowStart, rowEnd) of C are computed; the thread pool gives each thread
  * its own range of rows or of columns.
  *
- * `simd`, where WebAssembly SIMD is available, runs the inner loop (one column panel of B against
- * every row panel of A) in the kernel of gemm-simd.ts instead, on panels packed in its memory as
- * float64: same arithmetic in the same order, so bit-identical results, about 3× faster. Columns
- * are blocked by NC so the packed B fits that memory whatever n is.
+ * Float32 arithmetic is float32 throughout: every product and every sum is rounded to float32
+ * (Math.fround here; the f32x4 instructions of the SIMD kernel), each block of KC values of k is
+ * summed from +0 and then added to C. `simd`, where WebAssembly SIMD is available, runs the float32
+ * product in the kernel of gemm-simd.ts instead: panels of 4 rows × 8 columns packed into its
+ * memory, the block of C for all of this call's rows kept there too and copied out row by row at
+ * the end of each block of columns, so JavaScript does only the packing. Same operations in the
+ * same order: the two give the same bits, and the pool's split of rows or columns changes nothing.
+ * Float64 (gradient checks) runs in JavaScript, in float64.
  *
  * This function must stay self-contained (no imports, no closures): the thread pool ships its
  * source text to worker threads with `Function.prototype.toString`.
@@ -28,36 +32,85 @@ export function gemmRows(
   b: Float32Array | Float64Array, bOff: number, brs: number, bcs: number,
   c: Float32Array | Float64Array, cOff: number, ldc: number,
   rowStart: number, rowEnd: number,
-  simd: { memory: WebAssembly.Memory; panel(ap: number, bp: number, out: number, kc: number, mPanels: number): void } | null = null,
+  simd: {
+    memory: WebAssembly.Memory;
+    mr: WebAssembly.Global;
+    block(ap: number, bp: number, cp: number, kc: number, mPanels: number, nPanels: number, ldc: number, accumulate: number): void;
+  } | null = null,
 ): void {
-  const MR = 4, NR = 4, KC = 256, MC = 128, NC = 2048;
+  const KC = 256, MC = 128;
   if (rowEnd > m) rowEnd = m;
+  if (rowEnd <= rowStart) return;
+  const f64 = c instanceof Float64Array;
+  if (simd && !f64 && k > 0 && n > 0) {
+    // --- the WebAssembly SIMD path (float32) ---
+    const MR = simd.mr.value as number, NR = 8, MCs = MR * Math.floor(MC / MR);
+    const rowsPad = Math.ceil((rowEnd - rowStart) / MR) * MR;
+    // Columns per block: all of n up to 512, fewer when the rows are many, so the block of C kept
+    // in the kernel's memory stays under 2^21 floats (8 MB).
+    const ncMax = Math.min(Math.ceil(n / NR) * NR, Math.max(NR, Math.min(512, Math.floor((1 << 21) / rowsPad / NR) * NR)));
+    const kcMax = Math.min(KC, k), mcMax = Math.min(MCs, rowsPad);
+    // Memory, in floats: packed A block | packed B block | C block (each a multiple of 4: aligned).
+    const apAt = 0, bpAt = mcMax * kcMax, cAt = bpAt + kcMax * ncMax;
+    const bytes = (cAt + rowsPad * ncMax) * 4;
+    const have = simd.memory.buffer.byteLength;
+    if (have < bytes) simd.memory.grow(Math.ceil((bytes - have) / 65536));
+    const heap = new Float32Array(simd.memory.buffer);
+    for (let jc = 0; jc < n; jc += ncMax) {
+      const nc = Math.min(ncMax, n - jc);
+      const nPanels = Math.ceil(nc / NR), ldcBuf = nPanels * NR;
+      for (let pc = 0; pc < k; pc += KC) {
+        const kc = Math.min(KC, k - pc);
+        // Pack B[pc:pc+kc, jc:jc+nc] into column panels of NR, zero-padded at the right edge.
+        for (let jp = 0; jp < nPanels; jp++) {
+          const j0 = jc + jp * NR;
+          const w = Math.min(NR, n - j0);
+          let o = bpAt + jp * kc * NR;
+          for (let p = 0; p < kc; p++) {
+            const row = bOff + (pc + p) * brs;
+            for (let jj = 0; jj < NR; jj++) heap[o + jj] = jj < w ? b[row + (j0 + jj) * bcs]! : 0;
+            o += NR;
+          }
+        }
+        for (let ic = rowStart; ic < rowEnd; ic += MCs) {
+          const mc = Math.min(MCs, rowEnd - ic);
+          const mPanels = Math.ceil(mc / MR);
+          // Pack A[ic:ic+mc, pc:pc+kc] into row panels of MR, zero-padded at the bottom.
+          for (let ip = 0; ip < mPanels; ip++) {
+            const i0 = ic + ip * MR;
+            const h = Math.min(MR, ic + mc - i0);
+            let o = apAt + ip * kc * MR;
+            for (let p = 0; p < kc; p++) {
+              const col = aOff + (pc + p) * acs;
+              for (let ii = 0; ii < MR; ii++) heap[o + ii] = ii < h ? a[col + (i0 + ii) * ars]! : 0;
+              o += MR;
+            }
+          }
+          simd.block(apAt * 4, bpAt * 4, (cAt + (ic - rowStart) * ldcBuf) * 4, kc, mPanels, nPanels, ldcBuf * 4, pc > 0 ? 1 : 0);
+        }
+      }
+      for (let i = rowStart; i < rowEnd; i++) {
+        const from = cAt + (i - rowStart) * ldcBuf;
+        c.set(heap.subarray(from, from + nc), cOff + i * ldc + jc);
+      }
+    }
+    return;
+  }
+  // --- the JavaScript path ---
+  const MR = 4, NR = 4, NC = 2048;
   for (let i = rowStart; i < rowEnd; i++) {
     const base = cOff + i * ldc;
     for (let j = 0; j < n; j++) c[base + j] = 0;
   }
-  if (k === 0 || rowEnd <= rowStart) return;
-  // Packing buffers sized to this product (small products are frequent: no fixed-size scratch).
-  // The JavaScript kernel reads panels in the output's precision: float32 panels halve the memory
-  // traffic, which measured 10-15% faster with two threads. The SIMD kernel reads float64 panels
-  // in its own memory, followed by room for the 4×4 blocks of one column panel.
+  if (k === 0) return;
+  const R = Math.fround;
+  // Packing buffers sized to this product (small products are frequent: no fixed-size scratch),
+  // in the output's precision.
   const kcMax = Math.min(KC, k);
   const apLen = kcMax * Math.min(MC, Math.ceil((rowEnd - rowStart) / MR) * MR);
   const bpLen = kcMax * Math.ceil(Math.min(NC, n) / NR) * NR;
-  let ap: Float32Array | Float64Array, bp: Float32Array | Float64Array, heap: Float64Array | null = null;
-  if (simd) {
-    const bytes = (apLen + bpLen + MC * NR) * 8;
-    const have = simd.memory.buffer.byteLength;
-    if (have < bytes) simd.memory.grow(Math.ceil((bytes - have) / 65536));
-    heap = new Float64Array(simd.memory.buffer);
-    ap = heap.subarray(0, apLen);
-    bp = heap.subarray(apLen, apLen + bpLen);
-  } else {
-    const Pack = c instanceof Float64Array ? Float64Array : Float32Array;
-    ap = new Pack(apLen);
-    bp = new Pack(bpLen);
-  }
-  const blocks = apLen + bpLen; // where the SIMD kernel writes its blocks (in float64 elements)
+  const Pack = f64 ? Float64Array : Float32Array;
+  const ap = new Pack(apLen), bp = new Pack(bpLen);
   for (let jc = 0; jc < n; jc += NC) {
     const nc = Math.min(NC, n - jc);
     const nPanels = Math.ceil(nc / NR);
@@ -70,7 +123,7 @@ export function gemmRows(
         let o = jp * kc * NR;
         for (let p = 0; p < kc; p++) {
           const row = bOff + (pc + p) * brs;
-          for (let jj = 0; jj < NR; jj++) bp[o + jj] = jj < w ? b[row + (j0 + jj) * bcs] : 0;
+          for (let jj = 0; jj < NR; jj++) bp[o + jj] = jj < w ? b[row + (j0 + jj) * bcs]! : 0;
           o += NR;
         }
       }
@@ -84,7 +137,7 @@ export function gemmRows(
           let o = ip * kc * MR;
           for (let p = 0; p < kc; p++) {
             const col = aOff + (pc + p) * acs;
-            for (let ii = 0; ii < MR; ii++) ap[o + ii] = ii < h ? a[col + (i0 + ii) * ars] : 0;
+            for (let ii = 0; ii < MR; ii++) ap[o + ii] = ii < h ? a[col + (i0 + ii) * ars]! : 0;
             o += MR;
           }
         }
@@ -92,19 +145,6 @@ export function gemmRows(
           const j0 = jc + jp * NR;
           const w = Math.min(NR, n - j0);
           const bo = jp * kc * NR;
-          if (heap) {
-            // One call for the whole column panel, then each block added into C as below.
-            simd!.panel(0, (apLen + bo) * 8, blocks * 8, kc, mPanels);
-            for (let ip = 0; ip < mPanels; ip++) {
-              const i0 = ic + ip * MR;
-              const h = Math.min(MR, ic + mc - i0);
-              const r0 = cOff + i0 * ldc + j0, q = blocks + ip * MR * NR;
-              for (let ii = 0; ii < h; ii++) {
-                for (let jj = 0; jj < w; jj++) c[r0 + ii * ldc + jj] += heap[q + ii * NR + jj]!;
-              }
-            }
-            continue;
-          }
           for (let ip = 0; ip < mPanels; ip++) {
             const i0 = ic + ip * MR;
             const h = Math.min(MR, ic + mc - i0);
@@ -114,15 +154,29 @@ export function gemmRows(
             let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
             let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
             let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-            for (let p = 0; p < kc; p++) {
-              const a0 = ap[ao], a1 = ap[ao + 1], a2 = ap[ao + 2], a3 = ap[ao + 3];
-              const b0 = bp[bq], b1 = bp[bq + 1], b2 = bp[bq + 2], b3 = bp[bq + 3];
-              c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-              c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-              c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-              c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
-              ao += MR;
-              bq += NR;
+            if (f64) {
+              for (let p = 0; p < kc; p++) {
+                const a0 = ap[ao]!, a1 = ap[ao + 1]!, a2 = ap[ao + 2]!, a3 = ap[ao + 3]!;
+                const b0 = bp[bq]!, b1 = bp[bq + 1]!, b2 = bp[bq + 2]!, b3 = bp[bq + 3]!;
+                c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+                c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+                c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+                c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+                ao += MR;
+                bq += NR;
+              }
+            } else {
+              // Float32: each product and each sum rounded, as the SIMD kernel's f32x4 instructions do.
+              for (let p = 0; p < kc; p++) {
+                const a0 = ap[ao]!, a1 = ap[ao + 1]!, a2 = ap[ao + 2]!, a3 = ap[ao + 3]!;
+                const b0 = bp[bq]!, b1 = bp[bq + 1]!, b2 = bp[bq + 2]!, b3 = bp[bq + 3]!;
+                c00 = R(c00 + R(a0 * b0)); c01 = R(c01 + R(a0 * b1)); c02 = R(c02 + R(a0 * b2)); c03 = R(c03 + R(a0 * b3));
+                c10 = R(c10 + R(a1 * b0)); c11 = R(c11 + R(a1 * b1)); c12 = R(c12 + R(a1 * b2)); c13 = R(c13 + R(a1 * b3));
+                c20 = R(c20 + R(a2 * b0)); c21 = R(c21 + R(a2 * b1)); c22 = R(c22 + R(a2 * b2)); c23 = R(c23 + R(a2 * b3));
+                c30 = R(c30 + R(a3 * b0)); c31 = R(c31 + R(a3 * b1)); c32 = R(c32 + R(a3 * b2)); c33 = R(c33 + R(a3 * b3));
+                ao += MR;
+                bq += NR;
+              }
             }
             const r0 = cOff + i0 * ldc + j0;
             if (h === MR && w === NR) {
