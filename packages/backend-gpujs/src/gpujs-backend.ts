@@ -444,11 +444,13 @@ export class GpuJsBackend implements Backend {
    * `v !== v`, as in the elementwise kernels, and never compared; flags are floats and conditions
    * are nested ifs (no boolean variables in the kernel).
    */
-  topk(x: DataHandle, rows: number, cols: number, k: number, largest: boolean, dtype: DType): { values: DataHandle; indices: DataHandle } {
+  topk(x: DataHandle, outer: number, len: number, inner: number, k: number, largest: boolean, dtype: DType): { values: DataHandle; indices: DataHandle } {
     const nanKey = largest ? '1.0' : '-1.0';
     const key = largest ? 'raw' : '-raw';
-    const body = `${unravel([rows, k])}
-  const rowBase = c0 * ${lit(cols)};
+    // Output (c0, c1, c2) = (o, s, i): the s-th ranked position along the line of (o, i), whose
+    // len values lie `inner` apart from rowBase.
+    const body = `${unravel([outer, k, inner])}
+  const rowBase = c0 * ${lit(len * inner)} + c2;
   let pv = 0.0;
   let pn = 0.0;
   let pc = -1.0;
@@ -457,8 +459,8 @@ export class GpuJsBackend implements Backend {
       let bv = 0.0;
       let bn = 0.0;
       let bc = -1.0;
-      for (let c = 0; c < ${cols}; c++) {
-        const raw = x[rowBase + c];
+      for (let c = 0; c < ${len}; c++) {
+        const raw = x[rowBase + c * ${lit(inner)}];
         let n = 0.0;
         let v = 0.0;
         if (raw !== raw) { n = ${nanKey}; } else { v = ${key}; }
@@ -472,8 +474,8 @@ export class GpuJsBackend implements Backend {
     }
   }
   return pc;`;
-    const indices = this.run('topk', kernel(['x'], body), rows * k, [x]);
-    const values = this.gather(x, rows, cols, 1, indices, k, dtype);
+    const indices = this.run('topk', kernel(['x'], body), outer * k * inner, [x]);
+    const values = this.gather(x, outer, len, inner, indices, k, dtype);
     return { values, indices };
   }
 

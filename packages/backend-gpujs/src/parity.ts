@@ -262,7 +262,7 @@ function primitiveCases(): Case[] {
     cases.push({
       name: `topk k=3 largest=${largest}`,
       run: (b) => {
-        const r = b.topk(f(b, data(31, 4 * 9, 'distinct')), 4, 9, 3, largest, 'float32');
+        const r = b.topk(f(b, data(31, 4 * 9, 'distinct')), 4, 9, 1, 3, largest, 'float32');
         return [read(b, r.values, 12), read(b, r.indices, 12, 'int32')];
       },
     });
@@ -373,7 +373,7 @@ function orderingCases(): Case[] {
           ];
         },
         run: (b) => {
-          const r = b.topk(b.fromArray(flat, 'float32'), rows.length, len, k, largest, 'float32');
+          const r = b.topk(b.fromArray(flat, 'float32'), rows.length, len, 1, k, largest, 'float32');
           return [b.read(r.values, rows.length * k, 'float32'), b.read(r.indices, rows.length * k, 'int32')];
         },
       });

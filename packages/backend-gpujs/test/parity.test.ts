@@ -77,10 +77,10 @@ describe('the ordering cases (reductions and topk on NaN and ±Inf)', () => {
     expect(r!.ok).toBe(false);
     expect(r!.mismatches![0]).toBe('argmax([1, NaN, 3, -Infinity, 0, 5]) = 5, want 1');
     // topk ranking NaN first for smallest too (the CPU backend's old order).
-    lossy.topk = (x, rows, cols, k, largest, dtype) => {
-      if (largest) return cpu.topk(x, rows, cols, k, largest, dtype);
+    lossy.topk = (x, rows, cols, _inner, k, largest, dtype) => {
+      if (largest) return cpu.topk(x, rows, cols, 1, k, largest, dtype);
       const a = (x as Float32Array).map((v) => (v !== v ? -Infinity : v));
-      const { indices } = cpu.topk(a, rows, cols, k, largest, dtype);
+      const { indices } = cpu.topk(a, rows, cols, 1, k, largest, dtype);
       return { indices, values: cpu.gather(x, rows, cols, 1, indices, k, dtype) };
     };
     const [t] = runParitySuite(lossy, cpu, 0, (n) => n === 'special values: topk k=3 largest=false');

@@ -117,10 +117,11 @@ export interface Backend {
   /** torch.index_add: out = base; out[o, index[j], i] += src[o, j, i]. */
   indexAdd(base: DataHandle, outer: number, len: number, inner: number, index: DataHandle, src: DataHandle, idxLen: number, dtype: DType): DataHandle;
   /**
-   * Top k of each row of a [rows, cols] matrix, sorted; NaN counts as larger than +Inf (first when
-   * largest, last when smallest); ties keep the lower index first (elementwise.ts, referenceTopk).
+   * Top k along the middle axis of [outer, len, inner], sorted: values and int32 positions, each
+   * [outer, k, inner]. NaN counts as larger than +Inf (first when largest, last when smallest);
+   * ties keep the lower index first (elementwise.ts, referenceTopk).
    */
-  topk(x: DataHandle, rows: number, cols: number, k: number, largest: boolean, dtype: DType): { values: DataHandle; indices: DataHandle };
+  topk(x: DataHandle, outer: number, len: number, inner: number, k: number, largest: boolean, dtype: DType): { values: DataHandle; indices: DataHandle };
 
   // --- convolution --------------------------------------------------------------------------
   im2col(x: DataHandle, g: ConvGeometry): DataHandle;

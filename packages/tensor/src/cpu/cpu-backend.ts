@@ -351,40 +351,45 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  topk(x: DataHandle, rows: number, cols: number, k: number, largest: boolean, dtype: DType): { values: DataHandle; indices: DataHandle } {
+  topk(x: DataHandle, outer: number, len: number, inner: number, k: number, largest: boolean, dtype: DType): { values: DataHandle; indices: DataHandle } {
     const a = x as Arr;
-    const values = this.alloc(rows * k, dtype);
-    const indices = this.alloc(rows * k, 'int32');
+    const values = this.alloc(outer * k * inner, dtype);
+    const indices = this.alloc(outer * k * inner, 'int32');
     // `before(u, v)`: value u ranks ahead of v; NaN counts as larger than +Inf, so it ranks first
     // when largest and last when smallest (elementwise.ts, referenceTopk). Equal values keep index order.
     const before = RANKS_BEFORE[largest ? 'largest' : 'smallest'];
-    const order = new Int32Array(cols);
-    for (let r = 0; k > 0 && r < rows; r++) {
-      const base = r * cols;
-      if (k <= 32) {
-        // Insertion into a sorted buffer of k: O(cols·k) worst case, ~O(cols) for typical data.
-        let filled = 0;
-        for (let c = 0; c < cols; c++) {
-          const v = a[base + c]!;
-          if (filled === k && !before(v, values[r * k + k - 1]!)) continue;
-          let pos = filled < k ? filled++ : k - 1;
-          while (pos > 0 && before(v, values[r * k + pos - 1]!)) {
-            values[r * k + pos] = values[r * k + pos - 1]!;
-            indices[r * k + pos] = indices[r * k + pos - 1]!;
-            pos--;
+    // Each (o, i) is one line of len values, `inner` apart: read in place, so a top-k along a
+    // leading axis (the KNN regularizer's, over the batch) needs no transposed copy.
+    const order = new Int32Array(len);
+    for (let o = 0; k > 0 && o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        const base = o * len * inner + i;
+        const out = o * k * inner + i; // entry q of this line's result is at out + q·inner
+        if (k <= 32) {
+          // Insertion into a sorted buffer of k: O(len·k) worst case, ~O(len) for typical data.
+          let filled = 0;
+          for (let c = 0; c < len; c++) {
+            const v = a[base + c * inner]!;
+            if (filled === k && !before(v, values[out + (k - 1) * inner]!)) continue;
+            let pos = filled < k ? filled++ : k - 1;
+            while (pos > 0 && before(v, values[out + (pos - 1) * inner]!)) {
+              values[out + pos * inner] = values[out + (pos - 1) * inner]!;
+              indices[out + pos * inner] = indices[out + (pos - 1) * inner]!;
+              pos--;
+            }
+            values[out + pos * inner] = v;
+            indices[out + pos * inner] = c;
           }
-          values[r * k + pos] = v;
-          indices[r * k + pos] = c;
-        }
-      } else {
-        for (let c = 0; c < cols; c++) order[c] = c;
-        const sorted = Array.from(order).sort((i, j) => {
-          const u = a[base + i]!, v = a[base + j]!;
-          return before(u, v) ? -1 : before(v, u) ? 1 : i - j;
-        });
-        for (let q = 0; q < k; q++) {
-          indices[r * k + q] = sorted[q]!;
-          values[r * k + q] = a[base + sorted[q]!]!;
+        } else {
+          for (let c = 0; c < len; c++) order[c] = c;
+          const sorted = Array.from(order).sort((p, q) => {
+            const u = a[base + p * inner]!, v = a[base + q * inner]!;
+            return before(u, v) ? -1 : before(v, u) ? 1 : p - q;
+          });
+          for (let q = 0; q < k; q++) {
+            indices[out + q * inner] = sorted[q]!;
+            values[out + q * inner] = a[base + sorted[q]! * inner]!;
+          }
         }
       }
     }

@@ -98,28 +98,22 @@ export function indexAdd(x: Tensor, axis: number, index: Tensor, src: Tensor): T
  * values carry a gradient: each selected entry receives its own (selection is held fixed).
  */
 export function topk(x: Tensor, k: number, axis = -1, largest = true): { values: Tensor; indices: Tensor } {
+  requireAxes('topk', x);
   const a = normalizeAxis('topk', axis, x.ndim);
-  const n = x.ndim === 0 ? 1 : x.shape[a]!;
+  const n = x.shape[a]!;
   if (typeof k !== 'number' || !Number.isInteger(k) || k < 0 || k > n) {
     throw new IndexError('topk', `k = ${describeValue(k)} is out of range for an axis of size ${n} (shape ${fmtShape(x.shape)})`);
   }
-  // The backend works on rows; bring the axis last.
-  const last = x.ndim - 1;
-  const perm = x.shape.map((_, i) => (i === a ? last : i === last ? a : i));
-  const xt = a === last ? x : x.detach().permute(perm);
-  const rows = x.size / Math.max(n, 1);
-  const { values, indices } = x.backend.topk(xt.handle, rows, n, k, largest, x.dtype);
-  const shapeT = [...xt.shape.slice(0, -1), k];
-  let v = fromHandle(values, shapeT, x.dtype, x.backend);
-  let idx = fromHandle(indices, shapeT, 'int32', x.backend);
-  if (a !== last) {
-    v = v.permute(perm);
-    idx = idx.permute(perm);
-  }
+  // The backend reads along the axis in place: [outer, n, inner] around it.
+  const [outer, , inner] = around(x.shape, a);
+  const { values, indices } = x.backend.topk(x.handle, outer, n, inner, k, largest, x.dtype);
+  const shape = x.shape.map((d, i) => (i === a ? k : d));
+  const v = fromHandle(values, shape, x.dtype, x.backend);
+  const idx = fromHandle(indices, shape, 'int32', x.backend);
   checkForward('topk', v, [x]);
   const selected = idx;
-  v = record('topk', v, [x], (g) => [scatterAdd(x.zerosLike(), a, selected, g)]);
-  return { values: v, indices: idx };
+  const out = record('topk', v, [x], (g) => [scatterAdd(x.zerosLike(), a, selected, g)]);
+  return { values: out, indices: idx };
 }
 
 /** One-hot rows: out[..., c] = 1 where indices[...] = c. int32 by default, as in PyTorch. */
