@@ -14,9 +14,14 @@ safetensors file, read here by hand: no `safetensors` package needed).
 Modes (one JSON line `PEER-RESULT {...}` on stdout, the same record as the Node engines print):
     torch_step.py --inputs FILE --threads N --check
         one step on the check batch, compared with simplex-vq's reference (loss, gradients, weights)
-    torch_step.py --inputs FILE --threads N --batch B --warmup W --steps S [--min-seconds T]
-        W warm-up steps, then at least S timed steps (more, up to 50, while under T seconds)
-Peak memory is resource.getrusage(RUSAGE_SELF).ru_maxrss (KiB on Linux).
+    torch_step.py --inputs FILE --threads N --batch B --warmup W --steps S [--min-seconds T] [--knn-alone]
+        W warm-up steps, then at least S timed steps (more, up to 50, while under T seconds);
+        --knn-alone then times the KNN-CE term alone the same way (bench:scaling)
+    torch_step.py --inputs FILE --threads N --batch B --memory-steps S
+        a training run of S steps, reporting its resident memory (bench:memory)
+The model's sizes come from the inputs file's config (bench:scaling changes M and C there).
+Peak memory is VmHWM of /proc/self/status (resource.getrusage's ru_maxrss elsewhere: on Linux a
+process started by exec keeps in ru_maxrss the peak of the process it was forked from).
 """
 import argparse
 import json
@@ -32,6 +37,82 @@ from torch import nn
 from ae_layers import conv_decoder, conv_encoder
 
 RESULT_PREFIX = 'PEER-RESULT '
+
+
+def proc_status_mb(key):
+    """A `Vm...:  <n> kB` line of /proc/self/status in MB, or None where there is no /proc."""
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(key + ':'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def peak_rss_mb():
+    """The process's high-water mark of resident memory (VmHWM), in MB."""
+    hwm = proc_status_mb('VmHWM')
+    return hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb():
+    """Resident memory now, in MB (None where there is no /proc)."""
+    return proc_status_mb('VmRSS')
+
+
+def time_steps(step, warmup, steps, min_seconds):
+    """Warm-up calls, then timed calls: at least `steps`, more (up to 50) while under `min_seconds`.
+    Returns the timing record and the first value step() returned."""
+    first = None
+    for _ in range(warmup):
+        loss = step()
+        first = loss if first is None else first
+    samples = []
+    cpu0 = time.process_time()  # CPU time of every thread of the process
+    t0 = time.perf_counter()
+    while len(samples) < steps or (len(samples) < 50 and time.perf_counter() - t0 < min_seconds):
+        s = time.perf_counter()
+        loss = step()
+        samples.append((time.perf_counter() - s) * 1000)
+        first = loss if first is None else first
+        if not math.isfinite(loss):
+            raise RuntimeError(f'the loss became {loss}')
+    cpu_ms = (time.process_time() - cpu0) * 1000 / len(samples)
+    srt = sorted(samples)
+    mid = len(srt) // 2
+    med = srt[mid] if len(srt) % 2 else (srt[mid - 1] + srt[mid]) / 2
+    return {'medianMs': med, 'minMs': srt[0], 'maxMs': srt[-1], 'runs': len(samples),
+            'warmupRuns': warmup, 'samplesMs': samples, 'cpuMsPerStep': cpu_ms}, first
+
+
+def curve_steps(steps):
+    """Steps 1, 2, 5, 10, 20, 50, ... up to `steps`, and `steps`: where a memory run reads its RSS."""
+    marks, decade = {steps}, 1
+    while decade <= steps:
+        marks.update(m * decade for m in (1, 2, 5) if m * decade <= steps)
+        decade *= 10
+    return marks
+
+
+def memory_run(step, steps, rss_loaded):
+    """A training run of `steps` steps, with its resident memory after the first step, along the
+    way and at the end (the same record as bench/src/peer/engine.ts's memoryRun)."""
+    marks, curve = curve_steps(steps), []
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    first = loss = step()
+    rss_first, peak_first = rss_mb(), peak_rss_mb()
+    for i in range(1, steps + 1):
+        if i > 1:
+            loss = step()
+        if not math.isfinite(loss):
+            raise RuntimeError(f'the loss became {loss} at step {i}')
+        if i in marks:
+            curve.append([i, rss_mb()])
+    return {'steps': steps, 'rssLoadedMb': rss_loaded, 'rssAfterFirstMb': rss_first, 'peakAfterFirstMb': peak_first,
+            'rssEndMb': rss_mb(), 'peakRssMb': peak_rss_mb(), 'rssCurve': curve,
+            'seconds': time.perf_counter() - t0, 'cpuSeconds': time.process_time() - cpu0, 'lastLoss': loss}, first
 
 
 def read_safetensors(path):
@@ -113,6 +194,8 @@ def main():
     ap.add_argument('--steps', type=int, default=5)
     ap.add_argument('--min-seconds', type=float, default=0.0)
     ap.add_argument('--check', action='store_true')
+    ap.add_argument('--knn-alone', action='store_true')
+    ap.add_argument('--memory-steps', type=int)
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -154,33 +237,33 @@ def main():
                                'partsRelErr': max(rel['recon'], rel['commitment'], rel['knn']),
                                'gradRelErr': grad_err, 'gradWorst': grad_worst,
                                'afterRelErr': after_err, 'afterWorst': after_worst, 'backwardError': None}
+        elif args.memory_steps is not None:
+            rss_loaded = rss_mb()  # torch imported and the inputs file read; no model yet
+            model, opt = build()
+            x = tensors[f'x.{args.batch}']
+            report['memory'], report['firstLoss'] = memory_run(lambda: step(model, opt, x)[0], args.memory_steps, rss_loaded)
         else:
             model, opt = build()
             x = tensors[f'x.{args.batch}']
-            first = None
-            for _ in range(args.warmup):
-                loss = step(model, opt, x)[0]
-                first = loss if first is None else first
-            samples = []
-            cpu0 = time.process_time()  # CPU time of every thread of the process
-            t0 = time.perf_counter()
-            while len(samples) < args.steps or (len(samples) < 50 and time.perf_counter() - t0 < args.min_seconds):
-                s = time.perf_counter()
-                loss = step(model, opt, x)[0]
-                samples.append((time.perf_counter() - s) * 1000)
-                first = loss if first is None else first
-                if not math.isfinite(loss):
-                    raise RuntimeError(f'the loss became {loss}')
-            cpu_ms = (time.process_time() - cpu0) * 1000 / len(samples)
-            srt = sorted(samples)
-            mid = len(srt) // 2
-            med = srt[mid] if len(srt) % 2 else (srt[mid - 1] + srt[mid]) / 2
-            report['timing'] = {'medianMs': med, 'minMs': srt[0], 'maxMs': srt[-1], 'runs': len(samples),
-                                'warmupRuns': args.warmup, 'samplesMs': samples, 'cpuMsPerStep': cpu_ms}
-            report['firstLoss'] = first
+            report['timing'], report['firstLoss'] = time_steps(lambda: step(model, opt, x)[0], args.warmup, args.steps, args.min_seconds)
+            if args.knn_alone:
+                # The twin's KNN-CE term alone (Autoencoder.losses) on a random [N, M] matrix of
+                # log-probabilities of the step's size: forward and backward.
+                rows, codes = args.batch * 49, config['codebookSize']
+                gen = torch.Generator().manual_seed(1)
+                logp = torch.randn(rows, codes, generator=gen).log_softmax(-1).requires_grad_()
+
+                def knn_step():
+                    logp.grad = None
+                    term = -logp.topk(model.k, dim=0).values.mean()
+                    term.backward()
+                    return term.item()
+
+                timing, _ = time_steps(knn_step, args.warmup, args.steps, args.min_seconds)
+                report['knn'] = {'rows': rows, 'codes': codes, 'timing': timing}
     except Exception as e:  # reported in the table, like the Node engines' errors
         report['error'] = f'{type(e).__name__}: {e}'.split('\n')[0]
-    report['peakRssMb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report['peakRssMb'] = peak_rss_mb()
     sys.stdout.write(RESULT_PREFIX + json.dumps(report) + '\n')
 
 

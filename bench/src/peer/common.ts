@@ -46,13 +46,55 @@ export interface EngineReport {
    * Wall-clock figures of the timed steps, and the CPU time a timed step took (mean; user + system
    * time of every thread of the process), which varies less than wall time on a shared machine.
    */
-  timing: { medianMs: number; minMs: number; maxMs: number; runs: number; warmupRuns: number; samplesMs: number[]; cpuMsPerStep: number } | null;
+  timing: Timing | null;
   /** The process's peak resident set size (high-water mark), in MB. */
   peakRssMb: number | null;
   /** The loss of the first (warm-up) step, a sanity figure. */
   firstLoss: number | null;
   /** Present in --check mode: the comparison with simplex-vq's reference step. */
   check: CheckReport | null;
+  /**
+   * With --knn-alone (bench:scaling): the KNN-CE term alone, forward + backward on a random
+   * [N, M] matrix of log-probabilities of the step's size (N = batch · 49 rows, M codes), timed
+   * like the step after it. Absent otherwise.
+   */
+  knn?: { rows: number; codes: number; timing: Timing } | null;
+  /** With --memory-steps (bench:memory): the resident memory of a training run. Absent otherwise. */
+  memory?: MemoryReport | null;
+}
+
+export interface Timing {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  runs: number;
+  warmupRuns: number;
+  samplesMs: number[];
+  cpuMsPerStep: number;
+}
+
+/**
+ * The resident memory of a run of `steps` training steps on one batch (bench:memory). Every
+ * figure is in MB (2^20 bytes) and read from /proc/self/status (VmRSS now, VmHWM the peak).
+ */
+export interface MemoryReport {
+  steps: number;
+  /** After the engine's libraries, backend and the inputs file are loaded; before the model is built. */
+  rssLoadedMb: number;
+  /** After the first training step: the runtime, the model, Adam's state and one step's buffers. */
+  rssAfterFirstMb: number;
+  /** The high-water mark after the first step (the first step itself may peak above what it leaves). */
+  peakAfterFirstMb: number;
+  /** After the last step. */
+  rssEndMb: number;
+  /** The high-water mark of the whole process at the end of the run. */
+  peakRssMb: number;
+  /** [step, VmRSS MB] after steps 1, 2, 5, 10, 20, 50, … and the last. */
+  rssCurve: Array<[number, number]>;
+  /** Wall and CPU (every thread) seconds of the steps. */
+  seconds: number;
+  cpuSeconds: number;
+  lastLoss: number;
 }
 
 export interface CheckReport {
@@ -174,5 +216,26 @@ export function withPrefix(file: InputsFile, prefix: string): Record<string, Raw
   return out;
 }
 
-/** Peak RSS of this process so far, in MB (getrusage's ru_maxrss, which Node reports in KiB). */
-export const peakRssMb = (): number => process.resourceUsage().maxRSS / 1024;
+/**
+ * A `Vm…:  <n> kB` line of /proc/self/status in MB, or null where there is no /proc (not Linux).
+ */
+function procStatusMb(key: 'VmRSS' | 'VmHWM'): number | null {
+  try {
+    const m = new RegExp(`^${key}:\\s*(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Peak RSS of this process so far, in MB: the kernel's high-water mark of its memory (VmHWM).
+ *
+ * Not getrusage's ru_maxrss where VmHWM is there: on Linux a process started by exec keeps in
+ * ru_maxrss the high-water mark of the process it was forked from, so a child of a large parent
+ * (a test runner, say) would report the parent's peak. VmHWM belongs to the new program alone.
+ */
+export const peakRssMb = (): number => procStatusMb('VmHWM') ?? process.resourceUsage().maxRSS / 1024;
+
+/** Resident memory of this process now, in MB. */
+export const rssMb = (): number => procStatusMb('VmRSS') ?? process.memoryUsage.rss() / 2 ** 20;

@@ -7,8 +7,13 @@
  *       builds simplex-vq's model, writes the inputs file (weights, batches, reference step)
  *   node dist/peer/engine.js --engine <id> --inputs <file> --check
  *       one training step on the check batch, compared with the reference (the equivalence check)
- *   node dist/peer/engine.js --engine <id> --inputs <file> --batch 16 --warmup 2 --steps 5 [--min-seconds 3]
- *       warm-up steps, then timed steps: at least --steps, more while under --min-seconds (≤ 50)
+ *   node dist/peer/engine.js --engine <id> --inputs <file> --batch 16 --warmup 2 --steps 5 [--min-seconds 3] [--knn-alone]
+ *       warm-up steps, then timed steps: at least --steps, more while under --min-seconds (≤ 50);
+ *       --knn-alone then times the KNN-CE term alone the same way (bench:scaling)
+ *   node dist/peer/engine.js --engine <id> --inputs <file> --batch 64 --memory-steps 1000
+ *       a training run of that many steps, reporting its resident memory (bench:memory)
+ *
+ * --make-inputs also takes --codebook-size and --dim, which change the model (bench:scaling).
  *
  * Engines here: ours-1, ours-pool, ours-gpujs (simplex-vq's backends), tfjs-cpu, tfjs-wasm
  * (PyTorch runs in bench/peer/torch_step.py). The TF.js packages are imported only by the TF.js
@@ -22,6 +27,7 @@ import {
   errorMessage,
   isEngine,
   peakRssMb,
+  rssMb,
   lossErrors,
   readInputs,
   withPrefix,
@@ -30,6 +36,8 @@ import {
   type EngineId,
   type EngineReport,
   type InputsFile,
+  type MemoryReport,
+  type Timing,
 } from './common.js';
 import type { PreparedEngine } from './ours.js';
 
@@ -123,7 +131,7 @@ async function prepare(engine: EngineId, inputsPath: string, inputs: InputsFile,
 }
 
 /** Warm-up steps, then timed steps: at least `minSteps`, and more (up to 50) while under `minSeconds`. */
-function time(step: () => number, warmup: number, minSteps: number, minSeconds: number) {
+function time(step: () => number, warmup: number, minSteps: number, minSeconds: number): { timing: Timing; firstLoss: number | null } {
   let firstLoss: number | null = null;
   for (let i = 0; i < warmup; i++) {
     const loss = step();
@@ -147,6 +155,48 @@ function time(step: () => number, warmup: number, minSteps: number, minSeconds: 
   return { timing: { medianMs, minMs: sorted[0]!, maxMs: sorted[sorted.length - 1]!, runs: samples.length, warmupRuns: warmup, samplesMs: samples, cpuMsPerStep }, firstLoss };
 }
 
+/** Steps 1, 2, 5, 10, 20, 50, … up to `steps`, and `steps` itself: where a memory run reads its RSS. */
+function curveSteps(steps: number): Set<number> {
+  const marks = new Set<number>([steps]);
+  for (let decade = 1; decade <= steps; decade *= 10) for (const m of [1, 2, 5]) if (m * decade <= steps) marks.add(m * decade);
+  return marks;
+}
+
+/**
+ * A training run of `steps` steps on one batch, reading the resident memory after the first step,
+ * along the way (curveSteps) and at the end. Reading /proc costs microseconds: the run is what it
+ * would be without it.
+ */
+function memoryRun(step: () => number, steps: number, rssLoadedMb: number): { memory: MemoryReport; firstLoss: number } {
+  const marks = curveSteps(steps);
+  const curve: Array<[number, number]> = [];
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const firstLoss = step();
+  const rssAfterFirstMb = rssMb();
+  const peakAfterFirstMb = peakRssMb();
+  let loss = firstLoss;
+  for (let i = 1; i <= steps; i++) {
+    if (i > 1) loss = step();
+    if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at step ${i}`);
+    if (marks.has(i)) curve.push([i, rssMb()]);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const memory: MemoryReport = {
+    steps,
+    rssLoadedMb,
+    rssAfterFirstMb,
+    peakAfterFirstMb,
+    rssEndMb: rssMb(),
+    peakRssMb: peakRssMb(),
+    rssCurve: curve,
+    seconds: (performance.now() - t0) / 1000,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    lastLoss: loss,
+  };
+  return { memory, firstLoss };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -160,12 +210,20 @@ async function main(): Promise<void> {
       'make-inputs': { type: 'string' },
       batches: { type: 'string', default: '16,64' },
       'check-batch': { type: 'string', default: '16' },
+      'codebook-size': { type: 'string' },
+      dim: { type: 'string' },
+      'knn-alone': { type: 'boolean', default: false },
+      'memory-steps': { type: 'string' },
     },
   });
   if (values['make-inputs']) {
     const { makeInputs } = await import('./ours.js');
     const batches = values.batches!.split(',').map(Number);
-    const r = makeInputs(values['make-inputs'], batches, Number(values['check-batch']));
+    const overrides = {
+      ...(values['codebook-size'] !== undefined ? { codebookSize: Number(values['codebook-size']) } : {}),
+      ...(values.dim !== undefined ? { dim: Number(values.dim) } : {}),
+    };
+    const r = makeInputs(values['make-inputs'], batches, Number(values['check-batch']), overrides);
     progress(`inputs written to ${values['make-inputs']} (reference step: loss ${r.loss.toFixed(6)}, ${r.seconds.toFixed(2)} s)`);
     process.stdout.write(`${RESULT_PREFIX}${JSON.stringify({ loss: r.loss })}\n`);
     return;
@@ -182,10 +240,20 @@ async function main(): Promise<void> {
     if (values.check) {
       report.batch = Number(inputs.metadata.checkBatch);
       report.check = prepared.check!();
+    } else if (values['memory-steps'] !== undefined) {
+      const r = memoryRun(prepared.step, Number(values['memory-steps']), rssMb());
+      report.memory = r.memory;
+      report.firstLoss = r.firstLoss;
     } else {
       const r = time(prepared.step, Number(values.warmup), Number(values.steps), Number(values['min-seconds']));
       report.timing = r.timing;
       report.firstLoss = r.firstLoss;
+      if (values['knn-alone']) {
+        if (!prepared.knn) throw new Error(`${engine}: --knn-alone is not implemented for this engine`);
+        const rows = batch * 49; // the 7×7 latent grid of each image
+        const codes = (JSON.parse(inputs.metadata.config ?? '{}') as { codebookSize?: number }).codebookSize ?? NaN;
+        report.knn = { rows, codes, timing: time(prepared.knn(rows), Number(values.warmup), Number(values.steps), Number(values['min-seconds'])).timing };
+      }
     }
   } catch (e) {
     report.error = errorMessage(e);

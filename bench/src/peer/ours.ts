@@ -8,23 +8,33 @@
  * (computed here on the CPU backend with one thread). `prepareOurs` builds a step on one of our
  * backends from that file, for timing and for the equivalence check.
  */
-import { CpuBackend, Generator, setBackend, tensor, type Backend, type Tensor } from '@simplex-vq/tensor';
+import { CpuBackend, Generator, randn, setBackend, tensor, type Backend, type Tensor } from '@simplex-vq/tensor';
 import { Adam, parseSafetensors, serializeSafetensors } from '@simplex-vq/nn';
 import { writeFileAtomic } from '@simplex-vq/nn/node';
 import { Batcher, gatherImages, loadMnist } from '@simplex-vq/datasets';
 import { Autoencoder, type ModelConfig } from '@simplex-vq/autoencoder/model';
+import { knnRegularizer } from '@simplex-vq/vq';
 import { readFileSync } from 'node:fs';
 import { MODEL, lossErrors, worstRelError, type CheckReport, type EngineId, type InputsFile } from './common.js';
 
-const MODEL_CONFIG: ModelConfig = {
-  method: MODEL.method,
-  dim: MODEL.dim,
-  codebookSize: MODEL.codebookSize,
-  groups: MODEL.groups,
-  hidden: MODEL.hidden,
-  k: MODEL.k,
-  shards: MODEL.shards,
-};
+/** The settings of the peer's model that other benchmarks may change (bench:scaling sweeps them). */
+export interface ModelOverrides {
+  codebookSize?: number;
+  dim?: number;
+}
+
+/** The settings written to the inputs file's `config`: MODEL, with the overrides. */
+type PeerModel = Omit<typeof MODEL, keyof ModelOverrides> & Required<ModelOverrides>;
+
+const modelConfig = (m: PeerModel): ModelConfig => ({
+  method: m.method,
+  dim: m.dim,
+  codebookSize: m.codebookSize,
+  groups: m.groups,
+  hidden: m.hidden,
+  k: m.k,
+  shards: m.shards,
+});
 
 /** The backend of an engine id; gpu.js lets gpu.js pick its target, as apps/autoencoder does. */
 async function makeBackend(engine: EngineId): Promise<{ backend: Backend; describe: string }> {
@@ -62,11 +72,14 @@ const snapshot = (pairs: Array<[string, Tensor]>): Record<string, Float32Array> 
 
 /**
  * Builds the model from `MODEL.seed` on one CPU thread, draws one MNIST batch per batch size, runs
- * one reference step on the check batch and writes it all to `file` (see common.ts).
+ * one reference step on the check batch and writes it all to `file` (see common.ts). `overrides`
+ * change the model's size (the codebook M, the latent C); the file's `config` records them, and
+ * every engine builds its model from that `config`.
  */
-export function makeInputs(file: string, batches: readonly number[], checkBatch: number): { loss: number; seconds: number } {
+export function makeInputs(file: string, batches: readonly number[], checkBatch: number, overrides: ModelOverrides = {}): { loss: number; seconds: number } {
   setBackend(new CpuBackend({ threads: 1 }));
-  const model = new Autoencoder(MODEL_CONFIG, new Generator(MODEL.seed));
+  const settings: PeerModel = { ...MODEL, ...overrides };
+  const model = new Autoencoder(modelConfig(settings), new Generator(MODEL.seed));
   const { train } = loadMnist();
   const tensors: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(model.stateDict())) tensors[`param.${name}`] = t;
@@ -87,7 +100,7 @@ export function makeInputs(file: string, batches: readonly number[], checkBatch:
     tensors[`ref.after.${name}`] = p.detach();
   }
   const metadata: Record<string, string> = {
-    config: JSON.stringify(MODEL),
+    config: JSON.stringify(settings),
     checkBatch: String(checkBatch),
     'ref.loss': String(parts.loss),
     'ref.recon': String(parts.recon),
@@ -104,17 +117,24 @@ export interface PreparedEngine {
   step: () => number;
   /** One training step on the check batch compared with the reference (only with `check`). */
   check: (() => CheckReport) | null;
+  /**
+   * The KNN-CE term alone at the model's K: a step that runs its forward and backward on a fixed
+   * random [rows, M] matrix of log-probabilities and returns its value (null: not implemented).
+   */
+  knn?: ((rows: number) => () => number) | null;
 }
 
 /** A training step of our engine `engine` from the inputs file, at batch size `batch`. */
 export async function prepareOurs(engine: EngineId, inputsPath: string, inputs: InputsFile, batch: number): Promise<PreparedEngine> {
   const { backend, describe } = await makeBackend(engine);
   setBackend(backend);
+  // The model's settings are the inputs file's (MODEL, or what bench:scaling changed in it).
+  const settings: PeerModel = inputs.metadata.config ? (JSON.parse(inputs.metadata.config) as PeerModel) : MODEL;
   // Parsed again with our reader so that the tensors live on this backend.
   const all = parseSafetensors(readFileSync(inputsPath), inputsPath).tensors;
   const state = Object.fromEntries(Object.entries(all).filter(([n]) => n.startsWith('param.')).map(([n, t]) => [n.slice('param.'.length), t]));
   const build = (b: number): Step => {
-    const model = new Autoencoder(MODEL_CONFIG, new Generator(MODEL.seed));
+    const model = new Autoencoder(modelConfig(settings), new Generator(MODEL.seed));
     model.loadStateDict(state);
     const x = all[`x.${b}`];
     if (!x) throw new Error(`the inputs file has no batch of size ${b}`);
@@ -139,9 +159,20 @@ export async function prepareOurs(engine: EngineId, inputsPath: string, inputs: 
     };
   };
   let timed: Step | null = null;
+  // The quantizer's own call (packages/vq's SmoothedQuantizer): KNN-CE on log-probabilities.
+  const knn = (rows: number) => {
+    const logProbs = randn([rows, settings.codebookSize], { generator: new Generator(1) }).logSoftmax(-1).detach().requiresGrad_();
+    return () => {
+      logProbs.grad = null;
+      const term = knnRegularizer(logProbs, { input: 'logProbs', k: settings.k, distance: 'ce', shards: settings.shards });
+      term.backward(); // the CPU backend computes each op when it is called: the gradient is there now
+      return term.item();
+    };
+  };
   return {
     describe,
     step: () => (timed ??= build(batch)).run().loss,
     check,
+    knn,
   };
 }

@@ -23,13 +23,12 @@
  *          [--engines a,b,...] [--check-batch 16] [--check-only] [--quick] [--python <exe>]
  *          [--out <dir>] [--json <file>] [--help]
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { findTorch } from '../trajectory/torch.js';
+import { ENGINE_JS, runChild, runEngineChild } from './child.js';
 import {
   AFTER_TOL,
   BENCH_DIR,
@@ -37,7 +36,6 @@ import {
   GRAD_TOL,
   LOSS_TOL,
   MODEL,
-  RESULT_PREFIX,
   isEngine,
   type EngineId,
   type EngineReport,
@@ -118,9 +116,6 @@ mkdirSync(outDir, { recursive: true });
 const inputsFile = path.join(outDir, 'peer-inputs.safetensors');
 
 const progress = (msg: string) => process.stderr.write(`[peer] ${msg}\n`);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const ENGINE_JS = path.join(here, 'engine.js');
-const TORCH_PY = path.join(BENCH_DIR, 'peer', 'torch_step.py');
 const started = performance.now();
 const loadStart = os.loadavg();
 const fmtLoad = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
@@ -134,23 +129,6 @@ const runnable = selected.filter((e) => !(e.startsWith('torch') && torchSkip));
 
 // --- children ------------------------------------------------------------------------------------
 
-/** Runs a child to completion; returns the record it printed after RESULT_PREFIX. */
-function runChild(cmd: string, args: string[], timeoutMs: number): Promise<{ result: unknown; error: string | null }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
-      if (line) resolve({ result: JSON.parse(line.slice(RESULT_PREFIX.length)), error: null });
-      else resolve({ result: null, error: signal ? `killed (${signal}) after ${timeoutMs / 1000} s` : `exited with code ${code} without a result` });
-    });
-    child.on('error', (e) => resolve({ result: null, error: e.message }));
-  });
-}
-
 const CHILD_TIMEOUT_MS = 15 * 60_000;
 
 async function runEngine(engine: EngineId, mode: { check: true } | { check: false; batch: number }): Promise<EngineReport> {
@@ -163,12 +141,7 @@ async function runEngine(engine: EngineId, mode: { check: true } | { check: fals
         '--steps', String(steps),
         '--min-seconds', String(engine === 'tfjs-cpu' ? 0 : minSeconds),
       ];
-  const { result, error } = engine.startsWith('torch')
-    ? await runChild((torch as { python: string }).python, [TORCH_PY, ...common, '--threads', engine.slice('torch-'.length), ...timing], CHILD_TIMEOUT_MS)
-    : await runChild(process.execPath, [ENGINE_JS, '--engine', engine, ...common, ...timing], CHILD_TIMEOUT_MS);
-  return (result as EngineReport | null) ?? {
-    engine, describe: engine, batch: mode.check ? checkBatch : mode.batch, error, timing: null, peakRssMb: null, firstLoss: null, check: null,
-  };
+  return runEngineChild(engine, torch?.python ?? null, [...common, ...timing], CHILD_TIMEOUT_MS, mode.check ? checkBatch : mode.batch);
 }
 
 // --- tables --------------------------------------------------------------------------------------
