@@ -25,6 +25,7 @@ import {
   type UnaryOp,
 } from '../src/index.js';
 import { broadcastShapesArb, ravel, size, unravel } from './helpers.js';
+import { expf32 } from '../src/elementwise.js';
 
 const inf = Infinity;
 const same = (a: number, b: number) => Object.is(a, b);
@@ -156,4 +157,58 @@ describe('the CPU backend agrees with the definitions, bit for bit, on arbitrary
       }
     });
   }
+});
+
+describe('expf32: exp on float32 storage, faster, the same float32 results', () => {
+  // expf32 (src/elementwise.ts) claims Math.fround(Math.exp(x)) exactly for every float32 x; the
+  // CPU backend runs it for exp on float32 tensors. Checked on its whole active range densely,
+  // on random bit patterns (every exponent), and at the edges of the range.
+  const f32 = new Float32Array(1);
+  const bits = new Uint32Array(f32.buffer);
+  const want = (x: number) => Math.fround(Math.exp(x));
+
+  it('a dense sweep of (−104, 89) and the float32 neighbours of the range ends', () => {
+    let checked = 0;
+    for (let x = -105; x < 90; x += 0.000377) {
+      const v = Math.fround(x);
+      if (!same(expf32(v), want(v))) expect.fail(`expf32(${v}) = ${expf32(v)}, want ${want(v)}`);
+      checked++;
+    }
+    // The overflow and subnormal thresholds: 200 float32 steps either side of each.
+    for (const edge of [88.72283935546875, -87.33654022216797, -103.27892303466797, 89, -104]) {
+      f32[0] = edge;
+      const base = bits[0]!;
+      for (let d = -200; d <= 200; d++) {
+        bits[0] = base + d;
+        const v = f32[0]!;
+        if (!same(expf32(v), want(v))) expect.fail(`expf32(${v}) = ${expf32(v)}, want ${want(v)}`);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(500_000);
+  });
+
+  it('random float32 bit patterns (NaN, ±Inf, ±0 and subnormals among them) and the special values', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 2 ** 32 - 1 }), { minLength: 1000, maxLength: 1000 }), (patterns) => {
+        for (const p of patterns) {
+          bits[0] = p;
+          const v = f32[0]!;
+          if (!same(expf32(v), want(v))) return false;
+        }
+        return true;
+      }),
+      { numRuns: 300 },
+    );
+    for (const v of SPECIAL_VALUES) expect(same(expf32(Math.fround(v)), want(Math.fround(v))), `expf32(${v})`).toBe(true);
+  });
+
+  it('the CPU backend runs it on float32 storage only, with exp\'s results', () => {
+    const x = Float32Array.from({ length: 5000 }, (_, i) => (i - 2500) * 0.0371);
+    const cpu32 = new CpuBackend({ threads: 1 }), cpu64 = new CpuBackend({ threads: 1, precision: 'float64' });
+    const y32 = cpu32.unary('exp', cpu32.fromArray(x, 'float32'), x.length, 'float32') as Float32Array;
+    expect(y32.every((v, i) => same(v, want(x[i]!)))).toBe(true);
+    const y64 = cpu64.unary('exp', cpu64.fromArray(x, 'float32'), x.length, 'float32') as Float64Array;
+    expect(y64.every((v, i) => same(v, Math.exp(x[i]!)))).toBe(true);
+  });
 });

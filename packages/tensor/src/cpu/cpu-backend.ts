@@ -7,7 +7,7 @@
  * uses it to take finite differences without float32 rounding.
  */
 import type { Backend, BinaryOp, ConvGeometry, DType, DataHandle, HostArray, MatmulSpec, ReduceOp, UnaryOp } from '../backend.js';
-import { INT32_RESULT, RANKS_BEFORE, WHERE_OP, binaryFn, unaryFn } from '../elementwise.js';
+import { FLOAT32_OPS, INT32_RESULT, RANKS_BEFORE, WHERE_OP, binaryFn, unaryFn } from '../elementwise.js';
 import { BackendError, IndexError } from '../errors.js';
 import { broadcastStrides, collapseDims, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { gemmRows } from './gemm.js';
@@ -136,7 +136,9 @@ export class CpuBackend implements Backend {
 
   unary(op: UnaryOp, x: DataHandle, size: number, dtype: DType): DataHandle {
     const out = this.alloc(size, INT32_RESULT.has(op) ? 'int32' : dtype);
-    stridedKernel(unaryFn(op, dtype))([size], [out, x as Arr], [0, 0], [[1], [1]]);
+    // On float32 storage, a faster function with the same float32 results where there is one.
+    const fn = (dtype === 'float32' && this.precision === 'float32' ? FLOAT32_OPS[op] : undefined) ?? unaryFn(op, dtype);
+    stridedKernel(fn)([size], [out, x as Arr], [0, 0], [[1], [1]]);
     return out;
   }
 
