@@ -16,15 +16,19 @@
  * twice the multiply-adds per instruction and leaves nothing per block to JavaScript; see
  * docs/results/performance.md for the measured effect.
  *
- *   block(ap, bp, cp, kc, mPanels, nPanels, ldc, accumulate)      addresses and ldc in bytes
+ * B is read through two strides: packed panels (bPanelStride = kc·32, bRowStride = 32) or rows of
+ * B copied as they are (bPanelStride = 32, bRowStride = the copied row's length in bytes), which
+ * spares packing when B is not transposed.
+ *
+ *   block(ap, bp, cp, kc, mPanels, nPanels, ldc, accumulate, bPanelStride, bRowStride)   addresses, ldc and strides in bytes
  *     for jp in 0 … nPanels−1:
  *       a ← ap;  crow ← cp + 32·jp
  *       for ip in 0 … mPanels−1:
- *         b ← bp + jp·kc·32;  c0 … c(2·MR−1) ← 0           row i of the block: c(2i) lanes 0–3, c(2i+1) lanes 4–7
+ *         b ← bp + jp·bPanelStride;  c0 … c(2·MR−1) ← 0    row i of the block: c(2i) lanes 0–3, c(2i+1) lanes 4–7
  *         repeat kc times:
  *           b0 ← load b;  b1 ← load b+16
  *           for i in 0 … MR−1:  av ← splat(a[i]);  c(2i) += av·b0;  c(2i+1) += av·b1
- *           a += 4·MR;  b += 32
+ *           a += 4·MR;  b += bRowStride
  *         for i in 0 … MR−1:  row ← crow + i·ldc;  store c(2i) (+ old) at row, c(2i+1) (+ old) at row+16
  *         crow += MR·ldc
  */
@@ -34,7 +38,7 @@ export interface GemmSimdKernel {
   memory: WebAssembly.Memory;
   /** Rows of a block: the packed panels of A must have this height. */
   mr: WebAssembly.Global;
-  block(ap: number, bp: number, cp: number, kc: number, mPanels: number, nPanels: number, ldc: number, accumulate: number): void;
+  block(ap: number, bp: number, cp: number, kc: number, mPanels: number, nPanels: number, ldc: number, accumulate: number, bPanelStride: number, bRowStride: number): void;
 }
 
 const uleb = (n: number): number[] => {
@@ -83,10 +87,10 @@ const f32x4Add = simd(0xe4), f32x4Mul = simd(0xe6);
 export function gemmSimdModule(MR: number): Uint8Array<ArrayBuffer> {
   const ROWS = Array.from({ length: MR }, (_, i) => i);
 
-  // Locals: eight parameters, seven i32 counters and pointers, 2·MR + 3 v128 values.
-  const AP = 0, BP = 1, CP = 2, KC = 3, MPANELS = 4, NPANELS = 5, LDC = 6, ACC = 7;
-  const JP = 8, IP = 9, A = 10, B = 11, P = 12, CROW = 13, ROW = 14;
-  const C = 15, B0 = C + 2 * MR, B1 = B0 + 1, AV = B1 + 1; // C … C+2·MR−1: the accumulators
+  // Locals: ten parameters, seven i32 counters and pointers, 2·MR + 3 v128 values.
+  const AP = 0, BP = 1, CP = 2, KC = 3, MPANELS = 4, NPANELS = 5, LDC = 6, ACC = 7, BPS = 8, BRS = 9;
+  const JP = 10, IP = 11, A = 12, B = 13, P = 14, CROW = 15, ROW = 16;
+  const C = 17, B0 = C + 2 * MR, B1 = B0 + 1, AV = B1 + 1; // C … C+2·MR−1: the accumulators
 
   /** c(2i) += a[i]·b0; c(2i+1) += a[i]·b1 */
   const rowUpdate = (i: number) => [
@@ -116,13 +120,13 @@ export function gemmSimdModule(MR: number): Uint8Array<ArrayBuffer> {
       ...get(CP), ...get(JP), ...i32(32), ...i32Mul, ...i32Add, ...set(CROW),
       ...i32(0), ...set(IP),
       ...loop([
-        ...get(BP), ...get(JP), ...get(KC), ...i32Mul, ...i32(32), ...i32Mul, ...i32Add, ...set(B),
+        ...get(BP), ...get(JP), ...get(BPS), ...i32Mul, ...i32Add, ...set(B),
         ...v128Zero, ...ROWS.flatMap((i) => [...tee(C + 2 * i), ...tee(C + 2 * i + 1)]), 0x1a, // drop
         ...get(KC), ...set(P),
         ...loop([
           ...get(B), ...v128Load(0), ...set(B0), ...get(B), ...v128Load(16), ...set(B1),
           ...ROWS.flatMap(rowUpdate),
-          ...get(A), ...i32(4 * MR), ...i32Add, ...set(A), ...get(B), ...i32(32), ...i32Add, ...set(B),
+          ...get(A), ...i32(4 * MR), ...i32Add, ...set(A), ...get(B), ...get(BRS), ...i32Add, ...set(B),
           ...get(P), ...i32(1), ...i32Sub, ...tee(P), ...brIf(0), // kc ≥ 1: the caller never passes 0
         ]),
         ...get(ACC), ...ifElse(storeBlock(true), storeBlock(false)),
@@ -137,7 +141,7 @@ export function gemmSimdModule(MR: number): Uint8Array<ArrayBuffer> {
 
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
-    ...section(1, vec([[0x60, ...vec(new Array(8).fill([I32])), 0]])), // type: (i32 ×8) → ()
+    ...section(1, vec([[0x60, ...vec(new Array(10).fill([I32])), 0]])), // type: (i32 ×10) → ()
     ...section(3, vec([[0]])), // function 0 has type 0
     ...section(5, vec([[0x00, 1]])), // memory: min 1 page, no max
     ...section(6, vec([[I32, 0, ...i32(MR), 0x0b]])), // global 0: MR, immutable

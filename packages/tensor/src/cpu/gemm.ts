@@ -6,7 +6,7 @@
  *    NR columns, so the inner loop reads both sequentially;
  *  - a register block of accumulators is updated per step of k: in JavaScript 4×4 (16 locals,
  *    8 loads for 16 multiply-adds; ~3.5× a plain triple loop);
- *  - k is blocked by KC so one packed B panel stays in L1 and the packed A block in L2; columns
+ *  - k is blocked by KC (≤ 384) so one packed B panel stays in L1 and the packed A block in L2; columns
  *    by NC, which bounds the packed B.
  *
  * Strides describe A and B, so transposed operands cost nothing: element (i, p) of op(A) is
@@ -35,10 +35,13 @@ export function gemmRows(
   simd: {
     memory: WebAssembly.Memory;
     mr: WebAssembly.Global;
-    block(ap: number, bp: number, cp: number, kc: number, mPanels: number, nPanels: number, ldc: number, accumulate: number): void;
+    block(ap: number, bp: number, cp: number, kc: number, mPanels: number, nPanels: number, ldc: number, accumulate: number, bPanelStride: number, bRowStride: number): void;
   } | null = null,
 ): void {
-  const KC = 256, MC = 128;
+  // k in blocks of at most 384, of equal size (288 = 1 block, 600 = 2 of 300): a short last
+  // block (256 + 32) cost a whole block's overhead for a ninth of the work. Both paths below use
+  // the same blocks, which is what keeps their results identical.
+  const KC = k <= 384 ? Math.max(k, 1) : Math.ceil(k / Math.ceil(k / 384)), MC = 128;
   if (rowEnd > m) rowEnd = m;
   if (rowEnd <= rowStart) return;
   const f64 = c instanceof Float64Array;
@@ -61,17 +64,28 @@ export function gemmRows(
       const nPanels = Math.ceil(nc / NR), ldcBuf = nPanels * NR;
       for (let pc = 0; pc < k; pc += KC) {
         const kc = Math.min(KC, k - pc);
-        // Pack B[pc:pc+kc, jc:jc+nc] into column panels of NR, zero-padded at the right edge.
-        for (let jp = 0; jp < nPanels; jp++) {
-          const j0 = jc + jp * NR;
-          const w = Math.min(NR, n - j0);
-          let o = bpAt + jp * kc * NR;
+        if (bcs === 1) {
+          // B's rows are contiguous: copy each row of the block as it is (a memcpy), zero-padded
+          // to whole panels; the kernel reads the panels across the rows.
           for (let p = 0; p < kc; p++) {
-            const row = bOff + (pc + p) * brs;
-            for (let jj = 0; jj < NR; jj++) heap[o + jj] = jj < w ? b[row + (j0 + jj) * bcs]! : 0;
-            o += NR;
+            const row = bOff + (pc + p) * brs + jc, o = bpAt + p * ldcBuf;
+            heap.set(b.subarray(row, row + nc), o);
+            if (nc < ldcBuf) heap.fill(0, o + nc, o + ldcBuf);
+          }
+        } else {
+          // Pack B[pc:pc+kc, jc:jc+nc] into column panels of NR, zero-padded at the right edge.
+          for (let jp = 0; jp < nPanels; jp++) {
+            const j0 = jc + jp * NR;
+            const w = Math.min(NR, n - j0);
+            let o = bpAt + jp * kc * NR;
+            for (let p = 0; p < kc; p++) {
+              const row = bOff + (pc + p) * brs;
+              for (let jj = 0; jj < NR; jj++) heap[o + jj] = jj < w ? b[row + (j0 + jj) * bcs]! : 0;
+              o += NR;
+            }
           }
         }
+        const bPanelStride = bcs === 1 ? NR * 4 : kc * NR * 4, bRowStride = bcs === 1 ? ldcBuf * 4 : NR * 4;
         for (let ic = rowStart; ic < rowEnd; ic += MCs) {
           const mc = Math.min(MCs, rowEnd - ic);
           const mPanels = Math.ceil(mc / MR);
@@ -86,7 +100,7 @@ export function gemmRows(
               o += MR;
             }
           }
-          simd.block(apAt * 4, bpAt * 4, (cAt + (ic - rowStart) * ldcBuf) * 4, kc, mPanels, nPanels, ldcBuf * 4, pc > 0 ? 1 : 0);
+          simd.block(apAt * 4, bpAt * 4, (cAt + (ic - rowStart) * ldcBuf) * 4, kc, mPanels, nPanels, ldcBuf * 4, pc > 0 ? 1 : 0, bPanelStride, bRowStride);
         }
       }
       for (let i = rowStart; i < rowEnd; i++) {
