@@ -55,7 +55,7 @@ const LABEL: Record<ScalingEngine, string> = {
 };
 
 /** The full run's lists and settings, and --quick's (two points per axis, two timed steps). */
-const FULL = { batches: '16,32,64,128,256', codebookSizes: '64,256,1024,4096', dims: '3,32,128,512', baseBatch: '32', warmup: '2', steps: '5', minSeconds: '1' };
+const FULL = { batches: '16,32,64,128,256', codebookSizes: '64,256,1024,4096', dims: '3,32,128,512', baseBatch: '32', warmup: '10', steps: '5', minSeconds: '1' };
 const QUICK = { batches: '8,16', codebookSizes: '64,256', dims: '3,32', baseBatch: '16', warmup: '1', steps: '2', minSeconds: '0' };
 
 const HELP = `usage: node dist/scaling/run.js [options]   (npm run bench:scaling -w bench -- [options])
