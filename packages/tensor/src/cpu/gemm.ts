@@ -17,9 +17,10 @@
  * Float32 arithmetic is float32 throughout: every product and every sum is rounded to float32
  * (Math.fround here; the f32x4 instructions of the SIMD kernel), each block of KC values of k is
  * summed from +0 and then added to C. `simd`, where WebAssembly SIMD is available, runs the float32
- * product in the kernel of gemm-simd.ts instead: panels of 4 rows × 8 columns packed into its
- * memory, the block of C for all of this call's rows kept there too and copied out row by row at
- * the end of each block of columns, so JavaScript does only the packing. Same operations in the
+ * product in the kernel of gemm-simd.ts instead: A packed into its memory in panels of 4 rows, B
+ * in panels of 8 columns (or, when B's rows are contiguous, its rows copied as they are), the block
+ * of C for all of this call's rows kept there too and copied out row by row at the end of each
+ * block of columns, so JavaScript does only the packing. Same operations in the
  * same order: the two give the same bits, and the pool's split of rows or columns changes nothing.
  * Float64 (gradient checks) runs in JavaScript, in float64.
  *
