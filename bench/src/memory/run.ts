@@ -49,7 +49,7 @@ the model and step of bench:peer) in simplex-vq and in PyTorch, each engine in a
 RSS after loading, after the first step (runtime + model), along the run and at its end, and the
 peak (VmHWM). Prints a markdown table and the target of issue 15 (simplex-vq's peak ≤ PyTorch's,
 one thread against one thread, the pool against two threads) as PASS or FAIL — informational:
-the exit code is 0 either way. About 15 minutes for the default 1,000 steps on a quiet 2-core machine.
+the exit code is 0 either way. About 16 minutes for the default 1,000 steps on a quiet 2-core machine (954 s measured).
 
 Options:
   --steps <n>        training steps of each run (default ${TARGET_STEPS}, the target's run)
