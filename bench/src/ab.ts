@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from './peer/common.js';
 
 const HELP = `usage: node dist/ab.js <step|matmul> --before <checkout> [options]
   --before <dir>        another checkout of simplex-vq, built (its packages/*/dist and apps/autoencoder/dist)
@@ -81,11 +82,6 @@ async function load(root: string, what: string[]): Promise<Record<string, any>> 
 const cpuMs = (from: NodeJS.CpuUsage) => {
   const c = process.cpuUsage(from);
   return (c.user + c.system) / 1000;
-};
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const load1 = () => os.loadavg()[0]!.toFixed(1);
 

@@ -43,7 +43,7 @@ describe('against PyTorch: torchrun with per-process KNN, and checkpoints both w
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it.runIf(missing !== null && ci)('has PyTorch under CI', () => {
-    throw new Error(`CI must run the distributed check against PyTorch, but ${missing}. .ci/run installs python3-torch with apt-get: see its log (/tmp/ci-apt.log)`);
+    throw new Error(`CI must run the distributed check against PyTorch, but ${missing}. .ci/run installs python3-torch with apt-get: see what its apt-get step printed`);
   });
 
   it.skipIf(missing !== null)(`shards = 2 in one process equals DDP over 2 processes, loss and every gradient${missing ? ` (skipped: ${missing})` : ''}`, async () => {

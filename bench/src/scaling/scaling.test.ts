@@ -116,7 +116,7 @@ describe('bench:scaling --quick (dist/scaling/run.js in a child process)', () =>
   });
 
   it.runIf(missing !== null && ci)('has PyTorch under CI', () => {
-    throw new Error(`CI must run bench:scaling against PyTorch, but ${missing}. .ci/run installs python3-torch with apt-get: see its log (/tmp/ci-apt.log)`);
+    throw new Error(`CI must run bench:scaling against PyTorch, but ${missing}. .ci/run installs python3-torch with apt-get: see what its apt-get step printed`);
   });
 
   it.skipIf(missing !== null)(`times every PyTorch series (1 and 2 threads) at every point, from the same first loss${missing ? ` (skipped: ${missing})` : ''}`, () => {
