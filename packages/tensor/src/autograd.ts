@@ -9,10 +9,12 @@
  * that uses it), then walks them from the root down: each tensor's gradient is complete when its
  * turn comes, so its node's vjp runs once and its results are added to its inputs' gradients.
  * Leaves receive the sum in `.grad`. The graph is then released, so memory held by the saved
- * tensors goes back to the garbage collector.
+ * tensors goes back to the garbage collector; the gradients and temporaries the pass itself made
+ * go back to the backend as soon as nothing holds them (where it can reuse storage: CpuBackend).
  */
 import { AnomalyError, AutogradError, ShapeError, fmtShape } from './errors.js';
 import { shapesEqual } from './shape.js';
+import type { DataHandle } from './backend.js';
 import type { Tensor } from './tensor.js';
 
 export interface GradNode {
@@ -30,6 +32,18 @@ let gradEnabled = true;
 let anomalyMode = false;
 /** While a vjp runs: the op whose gradient is being computed (anomalies are reported against it). */
 let backwardOp: string | null = null;
+
+let tidyDepth = 0;
+
+/** @internal Runs fn as part of tidy() (tidy.ts): backward() refuses to run inside it. */
+export function inTidy<T>(fn: () => T): T {
+  tidyDepth++;
+  try {
+    return fn();
+  } finally {
+    tidyDepth--;
+  }
+}
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -85,6 +99,9 @@ function hasNonFinite(t: Tensor): boolean {
 /**
  * Attaches the autodiff node to `out`, if recording is on and any input requires a gradient.
  * Called by every differentiable op right after its forward computation.
+ *
+ * A vjp must not keep its gradient argument, or a tensor it makes and does not return, past the
+ * call: backward() may hand their storage back to the backend for reuse as soon as it returns.
  */
 export function record(op: string, out: Tensor, inputs: Tensor[], vjp: (grad: Tensor) => Array<Tensor | null>): Tensor {
   checkForward(op, out, inputs);
@@ -150,6 +167,9 @@ export interface BackwardOptions {
  * with respect to root; it may be omitted only when root is a scalar (it is then 1).
  */
 export function backward(root: Tensor, grad: Tensor | undefined, opts: BackwardOptions, ones: (like: Tensor) => Tensor, add: (a: Tensor, b: Tensor) => Tensor): void {
+  if (tidyDepth > 0) {
+    throw new AutogradError('backward', 'called inside tidy(), which gives back the storage of every tensor made inside it (leaf gradients too); call backward() outside it');
+  }
   if (!root.requiresGrad) {
     throw new AutogradError('backward', 'the tensor does not require grad: no input of the ops that made it had requiresGrad set');
   }
@@ -157,21 +177,60 @@ export function backward(root: Tensor, grad: Tensor | undefined, opts: BackwardO
     if (root.size !== 1) {
       throw new AutogradError('backward', `called on a non-scalar tensor of shape ${fmtShape(root.shape)} without a gradient; pass one of the same shape, or reduce first (e.g. .sum())`);
     }
-    grad = ones(root);
   } else if (!shapesEqual(grad.shape, root.shape)) {
     throw new ShapeError('backward', `gradient of shape ${fmtShape(grad.shape)} given for a tensor of shape ${fmtShape(root.shape)}`);
   }
+  // Storage reuse (without createGraph, on a backend that can track and take back handles): the
+  // gradients this pass makes, and the temporaries its vjps make, are handed back to the backend
+  // as soon as nothing holds them, so the next tensors of the same size reuse their storage.
+  // `owned` are the handles this pass allocated and still holds; `uses` counts the pending
+  // gradients (entries of `grads`) that hold each handle, since a vjp may pass its gradient on
+  // as is or as a view (add's, reshape's). A leaf's `.grad` leaves `owned`: it is the user's.
+  const backend = root.backend;
+  const recycle = !opts.createGraph && backend.trackAllocations !== undefined && backend.dispose !== undefined;
+  const owned = new Set<DataHandle>();
+  const uses = new Map<DataHandle, number>();
+  const tracked = <T>(fn: () => T, made: DataHandle[]): T => {
+    if (!recycle) return fn();
+    const { result, allocated } = backend.trackAllocations!(fn);
+    for (const h of allocated) {
+      owned.add(h);
+      made.push(h);
+    }
+    return result;
+  };
+  const hold = (h: DataHandle) => uses.set(h, (uses.get(h) ?? 0) + 1);
+  const unhold = (h: DataHandle) => {
+    const n = (uses.get(h) ?? 1) - 1;
+    if (n > 0) uses.set(h, n);
+    else uses.delete(h);
+  };
+  const giveBack = (handles: DataHandle[]) => {
+    for (const h of handles) {
+      if (owned.has(h) && !uses.has(h)) {
+        owned.delete(h);
+        backend.dispose!(h);
+      }
+    }
+  };
+  if (grad === undefined) grad = tracked(() => ones(root), []);
+
   const run = () => {
     const grads = new Map<Tensor, Tensor>([[root, grad!]]);
+    hold(grad!.handle);
     for (const t of topologicalOrder(root)) {
       const g = grads.get(t);
       if (!g) continue;
       grads.delete(t);
+      unhold(g.handle);
       const node = t.gradFn;
+      const done: DataHandle[] = [g.handle]; // handles that may be free once this tensor is done
       if (!node) {
         // A leaf gets its own Tensor object, even where one gradient reaches several leaves
         // (with createGraph, the gradient itself, so its graph stays attached).
-        t.grad = t.grad ? add(t.grad, g) : opts.createGraph ? g : g.detach();
+        t.grad = t.grad ? tracked(() => add(t.grad!, g), []) : opts.createGraph ? g : g.detach();
+        owned.delete(t.grad.handle);
+        giveBack(done);
         continue;
       }
       if (!node.vjp) {
@@ -186,7 +245,7 @@ export function backward(root: Tensor, grad: Tensor | undefined, opts: BackwardO
       backwardOp = node.op;
       let inputGrads: Array<Tensor | null>;
       try {
-        inputGrads = node.vjp(g);
+        inputGrads = tracked(() => node.vjp!(g), done);
       } finally {
         backwardOp = outer;
       }
@@ -200,12 +259,19 @@ export function backward(root: Tensor, grad: Tensor | undefined, opts: BackwardO
           throw new AnomalyError(node.op, 'backward', `gradient for input ${i} contains NaN or Inf although the incoming gradient is finite`);
         }
         const prev = grads.get(x);
-        grads.set(x, prev ? add(prev, gx) : gx);
+        const next = prev ? tracked(() => add(prev, gx), done) : gx;
+        if (prev) {
+          unhold(prev.handle);
+          done.push(prev.handle);
+        }
+        grads.set(x, next);
+        hold(next.handle);
       });
       if (!(opts.retainGraph ?? opts.createGraph ?? false)) {
         node.vjp = null;
         node.inputs = [];
       }
+      giveBack(done);
     }
   };
   if (opts.createGraph) enableGrad(run);

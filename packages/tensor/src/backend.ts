@@ -77,8 +77,18 @@ export interface Backend {
   read(x: DataHandle, size: number, dtype: DType): HostArray;
   full(size: number, value: number, dtype: DType): DataHandle;
   cast(x: DataHandle, size: number, from: DType, to: DType): DataHandle;
-  /** Optional: release device memory early. CPU handles are garbage-collected. */
+  /**
+   * Optional: the caller promises that no tensor will read x again; the backend may free or reuse
+   * its storage at once (device memory on gpu.js; the CPU backend keeps it for the next tensor of
+   * the same size).
+   */
   dispose?(x: DataHandle): void;
+  /**
+   * Optional: runs fn and returns its result with the handles allocated while it ran. With
+   * `dispose`, it lets backward() give back the gradients and temporaries it made and no longer
+   * needs (autograd.ts). Calls do not nest: an inner call reports no handles.
+   */
+  trackAllocations?<T>(fn: () => T): { result: T; allocated: DataHandle[] };
 
   // --- elementwise --------------------------------------------------------------------------
   unary(op: UnaryOp, x: DataHandle, size: number, dtype: DType): DataHandle;

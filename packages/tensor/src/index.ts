@@ -68,4 +68,5 @@ export { matmul, mm } from './ops/matmul.js';
 export { broadcastTo, cast, cat, expand, flatten, pad, permute, reshape, slice, sliceScatter, squeeze, stack, stridedSlice, transpose, unsqueeze } from './ops/shape-ops.js';
 export { gather, indexAdd, indexSelect, oneHot, scatterAdd, topk } from './ops/indexing.js';
 export { logSoftmax, softmax } from './ops/softmax.js';
+export { type TidyResult, tidy } from './tidy.js';
 export { type Conv1dOptions, type Conv2dOptions, type ConvTranspose2dOptions, col2im, conv1d, conv2d, convTranspose1d, convTranspose2d, im2col } from './ops/conv.js';

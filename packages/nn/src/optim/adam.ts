@@ -9,7 +9,7 @@
  * from the gradient (Loshchilov & Hutter). With amsgrad, v in the denominator is the running
  * maximum of v.
  */
-import { Tensor, noGrad } from '@simplex-vq/tensor';
+import { Tensor, noGrad, tidy } from '@simplex-vq/tensor';
 import { StateDictError } from '../errors.js';
 import { Optimizer, type ParamGroup, type ParamState, type ParamsInput } from './optimizer.js';
 
@@ -67,17 +67,19 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
           }
           const s = this.state.get(p);
           const t = ((s?.step as number | undefined) ?? 0) + 1;
-          const m = s ? (s.expAvg as Tensor).mul(b1).add(g.mul(1 - b1)) : g.mul(1 - b1);
-          const v = s ? (s.expAvgSq as Tensor).mul(b2).add(g.square().mul(1 - b2)) : g.square().mul(1 - b2);
-          const next: Record<string, Tensor | number> = { step: t, expAvg: m, expAvgSq: v };
-          let vDenom = v;
-          if (amsgrad) {
-            vDenom = s?.maxExpAvgSq ? (s.maxExpAvgSq as Tensor).maximum(v) : v;
-            next.maxExpAvgSq = vDenom;
-          }
-          const stepSize = lr / (1 - b1 ** t);
-          const denom = vDenom.sqrt().div(Math.sqrt(1 - b2 ** t)).add(eps);
-          p.assign(theta.sub(m.div(denom).mul(stepSize)));
+          // tidy: the update's temporaries are given back for reuse; the new moments and
+          // parameter values are kept.
+          const u = tidy(() => {
+            const m = s ? (s.expAvg as Tensor).mul(b1).add(g.mul(1 - b1)) : g.mul(1 - b1);
+            const v = s ? (s.expAvgSq as Tensor).mul(b2).add(g.square().mul(1 - b2)) : g.square().mul(1 - b2);
+            const vDenom = !amsgrad ? v : s?.maxExpAvgSq ? (s.maxExpAvgSq as Tensor).maximum(v) : v;
+            const stepSize = lr / (1 - b1 ** t);
+            const denom = vDenom.sqrt().div(Math.sqrt(1 - b2 ** t)).add(eps);
+            return { m, v, vDenom, theta: theta.sub(m.div(denom).mul(stepSize)) };
+          }, p.backend);
+          const next: Record<string, Tensor | number> = { step: t, expAvg: u.m, expAvgSq: u.v };
+          if (amsgrad) next.maxExpAvgSq = u.vDenom;
+          p.assign(u.theta);
           this.state.set(p, next);
         }
       }

@@ -8,19 +8,21 @@
  * Both subtract the row max first, so logits of ±1e4 neither overflow nor lose the answer. Both
  * vjps are differentiable in x, so second derivatives (backward with createGraph) are right.
  */
-import { isGradEnabled, noGrad, record } from '../autograd.js';
+import { isGradEnabled, record } from '../autograd.js';
 import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import { tidy } from '../tidy.js';
 import { requireFloat } from './util.js';
 
 export function softmax(x: Tensor, axis = -1): Tensor {
   requireFloat('softmax', x);
   const a = normalizeAxis('softmax', axis, x.ndim);
   if (x.shape[a] === 0) return x.mul(1); // nothing to normalize: an empty result of the same shape
-  const y = noGrad(() => {
+  // tidy: the shifted logits, their exponentials and the sums are given back for reuse.
+  const y = tidy(() => {
     const e = x.sub(x.max(a, true)).exp();
     return e.div(e.sum(a, true));
-  });
+  }, x.backend);
   return record('softmax', y, [x], (g) => [y.mul(g.sub(g.mul(y).sum(a, true)))]);
 }
 
@@ -30,13 +32,13 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   if (x.shape[a] === 0) return x.mul(1);
   // The forward pass already has e = exp(x − max) and its sum: softmax(x) = e / Σe is one division
   // in the backward pass, where exp(y) would be a second exponential of every entry.
-  let e!: Tensor, total!: Tensor;
-  const y = noGrad(() => {
+  // tidy: the max and the shifted logits are given back for reuse; e and Σe are kept.
+  const [y, e, total] = tidy(() => {
     const shifted = x.sub(x.max(a, true));
-    e = shifted.exp();
-    total = e.sum(a, true);
-    return shifted.sub(total.log());
-  });
+    const e = shifted.exp();
+    const total = e.sum(a, true);
+    return [shifted.sub(total.log()), e, total] as const;
+  }, x.backend);
   return record('logSoftmax', y, [x], (g) => {
     // softmax(x) = e / Σe reuses the forward pass, but e and Σe are constants of the graph. When the
     // backward pass is itself recorded (createGraph: second derivatives), softmax(x) must stay a
