@@ -45,6 +45,34 @@ describe('CpuBackend storage reuse', () => {
     expect(() => new CpuBackend({ bufferPoolBytes: -1 })).toThrow(/bufferPoolBytes/);
   });
 
+  it('ops that write every element of reused storage leave nothing of its old contents', () => {
+    // Storage handed out again is zeroed only for the primitives that need zeros; the others
+    // (elementwise, movement, casts) must overwrite all of it. Fill the pool with NaN and compare.
+    const ops: Array<[string, () => Tensor]> = [
+      ['exp', () => tensor([[1, 2, 3], [4, 5, 6]]).exp()],
+      ['add broadcast', () => tensor([[1, 2, 3], [4, 5, 6]]).add(tensor([1, 2, 3]))],
+      ['gt', () => tensor([[1, 2, 3], [4, 5, 6]]).gt(3)],
+      ['where', () => tensor([[1, 2, 3], [4, 5, 6]]).gt(3).where(tensor([[1, 1, 1], [1, 1, 1]]), tensor([0, 0, 0]))],
+      ['permute', () => tensor([[1, 2, 3], [4, 5, 6]]).permute([1, 0])],
+      ['broadcastTo', () => tensor([1, 2, 3]).broadcastTo([2, 3])],
+      ['slice', () => tensor([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]]).slice(1, 0, 6, 2)],
+      ['sliceScatter', () => tensor([1, 2, 3]).pad([1, 2])],
+      ['cast', () => tensor([[1.5, 2, 3], [4, 5, 6]]).int()],
+      ['full', () => tensor([[1, 2, 3], [4, 5, 6]]).zerosLike()],
+    ];
+    for (const [name, op] of ops) {
+      const plain = withBackend(new CpuBackend({ threads: 1, bufferPoolBytes: 0 }), () => op().data());
+      const be = new CpuBackend({ threads: 1 });
+      for (let i = 0; i < 8; i++) {
+        be.dispose(be.fromArray(new Float32Array(plain.length).fill(NaN), 'float32'));
+        be.dispose(be.fromArray(new Int32Array(plain.length).fill(-7), 'int32'));
+      }
+      const got = withBackend(be, () => op().data());
+      expect([name, Array.from(got)]).toEqual([name, Array.from(plain)]);
+      expect(be.bytesReused).toBeGreaterThan(0);
+    }
+  });
+
   it('trackAllocations reports what a function allocated, and nothing from a nested call', () => {
     const be = new CpuBackend({ threads: 1 });
     const { result, allocated } = be.trackAllocations(() => {

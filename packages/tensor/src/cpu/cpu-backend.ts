@@ -127,14 +127,18 @@ export class CpuBackend implements Backend {
   private pooledBytes = 0;
   private tracking: Arr[] | null = null;
 
-  private alloc(size: number, dtype: DType): Arr {
+  /**
+   * A new array of `size` elements. Reused storage is zeroed unless the caller passes
+   * `zeroed = false`, promising to write every element (the elementwise and movement loops).
+   */
+  private alloc(size: number, dtype: DType, zeroed = true): Arr {
     const list = this.pooledBytes > 0 ? this.free.get(poolKey(size, dtype)) : undefined;
     let a = list?.pop();
     if (a) {
       this.inPool.delete(a);
       this.pooledBytes -= a.byteLength;
       this.reused += a.byteLength;
-      a.fill(0);
+      if (zeroed) a.fill(0);
     } else {
       try {
         a = dtype === 'int32' ? new Int32Array(size) : new this.F(size);
@@ -179,7 +183,7 @@ export class CpuBackend implements Backend {
   // --- memory -------------------------------------------------------------------------------
 
   fromArray(values: ArrayLike<number>, dtype: DType): DataHandle {
-    const out = this.alloc(values.length, dtype);
+    const out = this.alloc(values.length, dtype, false);
     if (ArrayBuffer.isView(values)) out.set(values as Arr);
     else for (let i = 0; i < values.length; i++) out[i] = values[i]!;
     return out;
@@ -192,12 +196,12 @@ export class CpuBackend implements Backend {
   }
 
   full(size: number, value: number, dtype: DType): DataHandle {
-    return this.alloc(size, dtype).fill(value);
+    return this.alloc(size, dtype, false).fill(value);
   }
 
   cast(x: DataHandle, _size: number, _from: DType, to: DType): DataHandle {
     const a = x as Arr;
-    const out = this.alloc(a.length, to);
+    const out = this.alloc(a.length, to, false);
     if (to === 'int32') for (let i = 0; i < a.length; i++) out[i] = Math.trunc(a[i]!);
     else out.set(a);
     return out;
@@ -206,7 +210,7 @@ export class CpuBackend implements Backend {
   // --- elementwise --------------------------------------------------------------------------
 
   unary(op: UnaryOp, x: DataHandle, size: number, dtype: DType): DataHandle {
-    const out = this.alloc(size, INT32_RESULT.has(op) ? 'int32' : dtype);
+    const out = this.alloc(size, INT32_RESULT.has(op) ? 'int32' : dtype, false);
     // On float32 storage, a faster function with the same float32 results where there is one.
     const fn = (dtype === 'float32' && this.precision === 'float32' ? FLOAT32_OPS[op] : undefined) ?? unaryFn(op, dtype);
     stridedKernel(fn)([size], [out, x as Arr], [0, 0], [[1], [1]]);
@@ -214,13 +218,13 @@ export class CpuBackend implements Backend {
   }
 
   binary(op: BinaryOp, a: DataHandle, aShape: Shape, b: DataHandle, bShape: Shape, outShape: Shape, dtype: DType): DataHandle {
-    const out = this.alloc(sizeOf(outShape), INT32_RESULT.has(op) ? 'int32' : dtype);
+    const out = this.alloc(sizeOf(outShape), INT32_RESULT.has(op) ? 'int32' : dtype, false);
     this.strided(stridedKernel(binaryFn(op, dtype)), outShape, out, [[a as Arr, aShape], [b as Arr, bShape]]);
     return out;
   }
 
   where(cond: DataHandle, cShape: Shape, a: DataHandle, aShape: Shape, b: DataHandle, bShape: Shape, outShape: Shape, dtype: DType): DataHandle {
-    const out = this.alloc(sizeOf(outShape), dtype);
+    const out = this.alloc(sizeOf(outShape), dtype, false);
     this.strided(stridedKernel(WHERE_OP), outShape, out, [[cond as Arr, cShape], [a as Arr, aShape], [b as Arr, bShape]]);
     return out;
   }
@@ -311,21 +315,21 @@ export class CpuBackend implements Backend {
   permute(x: DataHandle, shape: Shape, perm: readonly number[], dtype: DType): DataHandle {
     const inStrides = stridesOf(shape);
     const outShape = perm.map((p) => shape[p]!);
-    const out = this.alloc(sizeOf(shape), dtype);
+    const out = this.alloc(sizeOf(shape), dtype, false);
     const { dims, strides } = collapseDims(outShape, [stridesOf(outShape), perm.map((p) => inStrides[p]!)]);
     stridedKernel(copy)(dims, [out, x as Arr], [0, 0], strides);
     return out;
   }
 
   broadcastTo(x: DataHandle, shape: Shape, outShape: Shape, dtype: DType): DataHandle {
-    const out = this.alloc(sizeOf(outShape), dtype);
+    const out = this.alloc(sizeOf(outShape), dtype, false);
     this.strided(stridedKernel(copy), outShape, out, [[x as Arr, shape]]);
     return out;
   }
 
   slice(x: DataHandle, shape: Shape, begin: readonly number[], step: readonly number[], outShape: Shape, dtype: DType): DataHandle {
     const st = stridesOf(shape);
-    const out = this.alloc(sizeOf(outShape), dtype);
+    const out = this.alloc(sizeOf(outShape), dtype, false);
     let off = 0;
     for (let d = 0; d < shape.length; d++) off += begin[d]! * st[d]!;
     const { dims, strides } = collapseDims(outShape, [stridesOf(outShape), st.map((s, d) => s * step[d]!)]);
