@@ -82,7 +82,10 @@ export interface GridOptions<C, M> {
  * Runs a grid of experiment runs one after another: a finished run with the same settings is
  * reused, an interrupted one resumed, the rest trained. Every folder is checked before anything is
  * trained, so a folder holding a run made with other settings stops the grid (a ConfigError naming
- * it and what differs) without a run trained or a file overwritten.
+ * it and what differs) without a run trained or a file overwritten; and each folder again just
+ * before its turn, so a run that another process (a second sweep into the same folder) finished
+ * meanwhile is reused. Two processes that reach the same unfinished run at once both train it:
+ * there is no lock, so split the work between them (by method, say), not share it.
  */
 export async function runGrid<C extends object, M>(o: GridOptions<C, M>): Promise<M[]> {
   const priors = o.runs.map((r) => priorRun<M>(r.dir, r.config, o.ignore, o.normalize));
@@ -91,7 +94,11 @@ export async function runGrid<C extends object, M>(o: GridOptions<C, M>): Promis
   });
   const results: M[] = [];
   for (let i = 0; i < o.runs.length; i++) {
-    const run = o.runs[i]!, prior = priors[i]!;
+    const run = o.runs[i]!;
+    // Looked at again just before the run, since another process may have run it meanwhile (a
+    // second sweep into the same folder): a run finished since the start is reused, not retrained.
+    const prior = i === 0 ? priors[0]! : priorRun<M>(run.dir, run.config, o.ignore, o.normalize);
+    if (prior.status === 'conflict') throw runConflictError(run.dir, prior.differences);
     o.onRun?.(run.name, i, o.runs.length, prior.status === 'finished');
     results.push(prior.status === 'finished' ? prior.metrics : await o.train(run, prior.status === 'interrupted'));
   }

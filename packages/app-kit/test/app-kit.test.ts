@@ -214,6 +214,25 @@ describe('runGrid', () => {
     await expect(runGrid({ runs: clash, train: async () => void trained.push('x') })).rejects.toThrow(/a holds a run made with other settings \(steps: 2 there, 3 now\)/);
     expect(trained).toEqual([]);
   });
+
+  it('looks at each folder again before its turn: a run another process finished meanwhile is reused', async () => {
+    const root = join(work, 'grid-shared');
+    const runs = ['a', 'b'].map((name) => ({ name, dir: join(root, name), config: { name, steps: 2 } }));
+    const trained: string[] = [];
+    const out = await runGrid({
+      runs,
+      train: async (r) => {
+        trained.push(r.name);
+        // Meanwhile another sweep into the same folder finishes b.
+        mkdirSync(runs[1]!.dir, { recursive: true });
+        writeFileSync(join(runs[1]!.dir, 'config.json'), JSON.stringify(runs[1]!.config));
+        writeFileSync(join(runs[1]!.dir, 'metrics.json'), JSON.stringify({ score: 7 }));
+        return { score: 2 };
+      },
+    });
+    expect(trained).toEqual(['a']);
+    expect(out).toEqual([{ score: 2 }, { score: 7 }]);
+  });
 });
 
 describe('aggregate', () => {
