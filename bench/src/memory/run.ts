@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findTorch } from '../trajectory/torch.js';
-import { ENGINE_JS, isTorch, runChild, runEngineChild } from '../peer/child.js';
+import { isTorch, makeInputsFile, runEngineChild } from '../peer/child.js';
 import { BENCH_DIR, MODEL, type EngineId, type EngineReport } from '../peer/common.js';
 import { loadAverage, machineLine, nameList, positiveInt, readOptions, reportWriter, table } from '../script-kit.js';
 
@@ -105,7 +105,7 @@ say();
 
 // The inputs file of the peer benchmark (weights, the batch, a reference step) for this batch size.
 progress('writing the inputs file (simplex-vq: initial weights and the batch)');
-const made = await runChild(process.execPath, [ENGINE_JS, '--make-inputs', inputsFile, '--batches', String(opt.batch), '--check-batch', String(opt.batch)], 15 * 60_000);
+const made = await makeInputsFile(inputsFile, [opt.batch], opt.batch);
 if (!made.result) {
   process.stderr.write(`bench:memory: could not write the inputs file: ${made.error}\n`);
   process.exit(1);

@@ -55,3 +55,12 @@ export async function runEngineChild(engine: EngineId, python: string | null, ar
     engine, describe: engine, batch, error: run.error, timing: null, peakRssMb: null, firstLoss: null, check: null,
   };
 }
+
+/**
+ * Writes the inputs file every engine reads (simplex-vq's initial weights, the batches, a reference
+ * step on `checkBatch`), by engine.js in a child process; `model` resizes the model (bench:scaling).
+ */
+export function makeInputsFile(file: string, batches: readonly number[], checkBatch: number, model: { codebookSize: number; dim: number } | null = null, timeoutMs = 15 * 60_000): Promise<ChildResult> {
+  const sizes = model ? ['--codebook-size', String(model.codebookSize), '--dim', String(model.dim)] : [];
+  return runChild(process.execPath, [ENGINE_JS, '--make-inputs', file, '--batches', batches.join(','), '--check-batch', String(checkBatch), ...sizes], timeoutMs);
+}

@@ -32,6 +32,15 @@ export const MODEL = { method: 'knn-ce', codebookSize, dim, groups, hidden, k, s
 export const ENGINES = ['ours-1', 'ours-pool', 'ours-gpujs', 'tfjs-cpu', 'tfjs-wasm', 'torch-1', 'torch-2'] as const;
 export type EngineId = (typeof ENGINES)[number];
 
+/** Short engine names for the scripts' tables (bench:scaling, bench:rounds). */
+export const SHORT_LABEL: Record<'ours-1' | 'ours-pool' | 'ours-gpujs' | 'torch-1' | 'torch-2', string> = {
+  'ours-1': 'simplex-vq, 1 thread',
+  'ours-pool': 'simplex-vq, pool',
+  'ours-gpujs': 'simplex-vq, gpujs',
+  'torch-1': 'PyTorch, 1 thread',
+  'torch-2': 'PyTorch, 2 threads',
+};
+
 export const isEngine = (s: string): s is EngineId => (ENGINES as readonly string[]).includes(s);
 
 /** What one child process reports (one JSON line on stdout, prefixed by RESULT_PREFIX). */

@@ -18,17 +18,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { findTorch } from '../trajectory/torch.js';
 import { OptionError, loadAverage, machineLine, ms, nameList, nonNegativeNumber, positiveInt, positiveIntList, readOptions, table } from '../script-kit.js';
-import { ENGINE_JS, isTorch, runChild, runEngineChild } from './child.js';
-import { BENCH_DIR, median, type EngineId } from './common.js';
+import { isTorch, makeInputsFile, runEngineChild } from './child.js';
+import { BENCH_DIR, SHORT_LABEL, median, type EngineId } from './common.js';
 
 const ROUND_ENGINES = ['ours-1', 'ours-pool', 'torch-1', 'torch-2'] as const satisfies readonly EngineId[];
 type RoundEngine = (typeof ROUND_ENGINES)[number];
-const LABEL: Record<RoundEngine, string> = {
-  'ours-1': 'simplex-vq, 1 thread',
-  'ours-pool': 'simplex-vq, pool',
-  'torch-1': 'PyTorch, 1 thread',
-  'torch-2': 'PyTorch, 2 threads',
-};
+const LABEL: Record<RoundEngine, string> = SHORT_LABEL;
 
 const HELP = `usage: node dist/peer/rounds.js [options]   (npm run bench:rounds -w bench -- [options])
 
@@ -79,7 +74,7 @@ if (torch && torch.python === null) progress(`PyTorch skipped: ${torch.why}`);
 mkdirSync(opt.out, { recursive: true });
 const inputsFile = path.join(opt.out, 'rounds-inputs.safetensors');
 progress('writing the inputs file (simplex-vq: initial weights and batches)');
-const made = await runChild(process.execPath, [ENGINE_JS, '--make-inputs', inputsFile, '--batches', opt.batches.join(','), '--check-batch', String(opt.batches[0])], 15 * 60_000);
+const made = await makeInputsFile(inputsFile, opt.batches, opt.batches[0]!);
 if (!made.result) {
   process.stderr.write(`bench:rounds: could not write the inputs file: ${made.error}\n`);
   process.exit(1);

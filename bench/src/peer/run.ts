@@ -28,7 +28,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { findTorch } from '../trajectory/torch.js';
-import { ENGINE_JS, runChild, runEngineChild } from './child.js';
+import { makeInputsFile, runEngineChild } from './child.js';
 import {
   AFTER_TOL,
   BENCH_DIR,
@@ -195,7 +195,7 @@ say(`- PyTorch: ${torch === null ? 'not selected' : torch.python === null ? `ski
 say();
 
 progress('writing the inputs file (simplex-vq: initial weights, batches, the reference step)');
-const made = await runChild(process.execPath, [ENGINE_JS, '--make-inputs', inputsFile, '--batches', batches.join(','), '--check-batch', String(checkBatch)], CHILD_TIMEOUT_MS);
+const made = await makeInputsFile(inputsFile, batches, checkBatch, null, CHILD_TIMEOUT_MS);
 if (!made.result) {
   process.stderr.write(`bench:peer: could not write the inputs file: ${made.error}\n`);
   process.exit(1);

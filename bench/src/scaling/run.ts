@@ -25,8 +25,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writePng } from '@simplex-vq/viz';
 import { findTorch } from '../trajectory/torch.js';
-import { ENGINE_JS, isTorch, runChild, runEngineChild } from '../peer/child.js';
-import { BENCH_DIR, MODEL, type EngineId, type EngineReport } from '../peer/common.js';
+import { isTorch, makeInputsFile, runEngineChild } from '../peer/child.js';
+import { BENCH_DIR, MODEL, SHORT_LABEL, type EngineId, type EngineReport } from '../peer/common.js';
 import {
   OptionError,
   loadAverage,
@@ -46,13 +46,7 @@ import { AXES, AXIS_INFO, ROWS_PER_IMAGE, configKey, planSweeps, pointKey, type 
 const SCALING_ENGINES = ['ours-1', 'ours-pool', 'ours-gpujs', 'torch-1', 'torch-2'] as const satisfies readonly EngineId[];
 type ScalingEngine = (typeof SCALING_ENGINES)[number];
 const DEFAULT_ENGINES: ScalingEngine[] = ['ours-1', 'ours-pool', 'torch-1', 'torch-2'];
-const LABEL: Record<ScalingEngine, string> = {
-  'ours-1': 'simplex-vq, 1 thread',
-  'ours-pool': 'simplex-vq, pool',
-  'ours-gpujs': 'simplex-vq, gpujs',
-  'torch-1': 'PyTorch, 1 thread',
-  'torch-2': 'PyTorch, 2 threads',
-};
+const LABEL: Record<ScalingEngine, string> = SHORT_LABEL;
 
 /** The full run's lists and settings, and --quick's (two points per axis, two timed steps). */
 const FULL = { batches: '16,32,64,128,256', codebookSizes: '64,256,1024,4096', dims: '3,32,128,512', baseBatch: '32', warmup: '10', steps: '5', minSeconds: '1' };
@@ -160,10 +154,7 @@ const inputsFile = new Map<string, string>();
 for (const c of plan.configs) {
   const file = path.join(opt.out, `inputs-${configKey(c)}.safetensors`);
   progress(`writing the inputs file for M = ${c.codebookSize}, C = ${c.dim} (batches ${c.batches.join(', ')})`);
-  const made = await runChild(process.execPath, [
-    ENGINE_JS, '--make-inputs', file, '--batches', c.batches.join(','), '--check-batch', String(c.batches[0]),
-    '--codebook-size', String(c.codebookSize), '--dim', String(c.dim),
-  ], 15 * 60_000);
+  const made = await makeInputsFile(file, c.batches, c.batches[0]!, c);
   if (!made.result) {
     process.stderr.write(`bench:scaling: could not write the inputs file for M = ${c.codebookSize}, C = ${c.dim}: ${made.error}\n`);
     process.exit(1);

@@ -14,22 +14,18 @@
  */
 import { inTidy, noGrad } from './autograd.js';
 import { getBackend, type Backend, type DataHandle } from './backend.js';
-import type { Tensor } from './tensor.js';
+import { Tensor } from './tensor.js';
 
 type Maybe = Tensor | null | undefined;
-export type TidyResult = Maybe | readonly Maybe[] | { readonly [key: string]: Maybe };
+export type TidyResult = Maybe | void | readonly Maybe[] | { readonly [key: string]: Maybe };
 
 export function tidy<T extends TidyResult>(fn: () => T, backend: Backend = getBackend()): T {
   if (!backend.trackAllocations || !backend.dispose) return noGrad(fn);
   const { result, allocated } = backend.trackAllocations(() => inTidy(() => noGrad(fn)));
   if (allocated.length === 0) return result;
   const keep = new Set<DataHandle>();
-  const values: Maybe[] = result === null || result === undefined ? [] : isTensor(result) ? [result] : Array.isArray(result) ? result : Object.values(result);
+  const values: Maybe[] = result === null || result === undefined ? [] : result instanceof Tensor ? [result] : Array.isArray(result) ? result : Object.values(result);
   for (const t of values) if (t) keep.add(t.handle);
   for (const h of allocated) if (!keep.has(h)) backend.dispose(h);
   return result;
-}
-
-function isTensor(x: unknown): x is Tensor {
-  return typeof x === 'object' && x !== null && 'handle' in x && 'shape' in x;
 }
