@@ -55,21 +55,25 @@ export function gemmRows(
     const ncMax = Math.min(Math.ceil(n / NR) * NR, Math.max(NR, Math.min(512, Math.floor((1 << 21) / rowsPad / NR) * NR)));
     const kcMax = Math.min(KC, k), mcMax = Math.min(MCs, rowsPad);
     // Memory, in floats: packed A block | packed B block | C block (each a multiple of 4: aligned).
-    const apAt = 0, bpAt = mcMax * kcMax, cAt = bpAt + kcMax * ncMax;
+    const apAt = 0, bpAt = mcMax * kcMax, cAt = bpAt + kcMax * (ncMax + NR);
     const bytes = (cAt + rowsPad * ncMax) * 4;
     const have = simd.memory.buffer.byteLength;
     if (have < bytes) simd.memory.grow(Math.ceil((bytes - have) / 65536));
     const heap = new Float32Array(simd.memory.buffer);
     for (let jc = 0; jc < n; jc += ncMax) {
       const nc = Math.min(ncMax, n - jc);
-      const nPanels = Math.ceil(nc / NR), ldcBuf = nPanels * NR;
+      const nPanels = Math.ceil(nc / NR), ldcBuf = nPanels * NR, ldb = ldcBuf + NR;
       for (let pc = 0; pc < k; pc += KC) {
         const kc = Math.min(KC, k - pc);
         if (bcs === 1) {
           // B's rows are contiguous: copy each row of the block as it is (a memcpy), zero-padded
-          // to whole panels; the kernel reads the panels across the rows.
+          // to whole panels; the kernel reads the panels across the rows. The copied rows are
+          // ldb = ldcBuf + 8 floats apart, not ldcBuf: at a power-of-two row length (256, 512
+          // floats) the kc rows of one panel fell into 2–4 sets of the L1 cache and evicted each
+          // other on every pass of A; one panel's width of slack spreads them over all sets
+          // (matmul 512² and 1024² 1.33× and 1.39× faster, docs/results/performance.md change 12).
           for (let p = 0; p < kc; p++) {
-            const row = bOff + (pc + p) * brs + jc, o = bpAt + p * ldcBuf;
+            const row = bOff + (pc + p) * brs + jc, o = bpAt + p * ldb;
             heap.set(b.subarray(row, row + nc), o);
             if (nc < ldcBuf) heap.fill(0, o + nc, o + ldcBuf);
           }
@@ -86,7 +90,7 @@ export function gemmRows(
             }
           }
         }
-        const bPanelStride = bcs === 1 ? NR * 4 : kc * NR * 4, bRowStride = bcs === 1 ? ldcBuf * 4 : NR * 4;
+        const bPanelStride = bcs === 1 ? NR * 4 : kc * NR * 4, bRowStride = bcs === 1 ? ldb * 4 : NR * 4;
         for (let ic = rowStart; ic < rowEnd; ic += MCs) {
           const mc = Math.min(MCs, rowEnd - ic);
           const mPanels = Math.ceil(mc / MR);
