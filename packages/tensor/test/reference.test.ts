@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import {
   abs, add, argmax, argmin, conv2d, cos, erf, exp, floor, gelu, isFinite, log, neg, reciprocal, relu, sigmoid, sign, sin, sqrt, square, tanh, div, eq, gather, ge, gt, indexAdd, indexSelect, le, logSoftmax, logsumexp, lt, max, maximum, mean, min,
   minimum, mul, ne, pow, scatterAdd, softmax, sub, sum, topk, variance, where, type Axes, type Tensor,
+  CpuBackend, withBackend,
 } from '../src/index.js';
 import { I, T, axesArb, broadcastShapesArb, dimArb, expectClose, f32, ravel, shapeArb, size, specOf, unravel, valuesArb, type Spec } from './helpers.js';
 
@@ -423,6 +424,41 @@ describe('conv2d agrees with a naive 7-loop reference', () => {
         expectClose(y.data(), ref.values, 1e-5, 1e-5, 'conv2d');
       }),
       { numRuns: 30 },
+    );
+  });
+});
+
+describe('conv2d at stride 1 with width-preserving padding (im2col copies whole runs of lines)', () => {
+  it('agrees with the 7-loop reference, also on reused storage that held NaN', () => {
+    // OW = W needs padding pw = dw·(kw − 1)/2; the vertical padding is free. im2col then copies
+    // each image's valid lines as one run and clears the columns that wrapped around: NaN left in
+    // the backend's buffer pool would show if any padding position were not cleared.
+    const arb = fc
+      .record({
+        n: dimArb(2), c: dimArb(3), o: dimArb(2), kh: fc.integer({ min: 1, max: 3 }), ph: fc.integer({ min: 0, max: 2 }), dh: fc.integer({ min: 1, max: 2 }),
+        kw: fc.constantFrom(1, 3, 5), dw: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 6 }), w: fc.integer({ min: 1, max: 7 }),
+      })
+      .filter((c) => c.h + 2 * c.ph >= c.dh * (c.kh - 1) + 1)
+      .chain((c) =>
+        fc.record({
+          c: fc.constant(c),
+          x: specOf([c.n, c.c, c.h, c.w], (k) => valuesArb(k).map(f32)),
+          w: specOf([c.o, c.c, c.kh, c.kw], (k) => valuesArb(k).map(f32)),
+        }),
+      );
+    fc.assert(
+      fc.property(arb, ({ c, x, w }) => {
+        const pw = (c.dw * (c.kw - 1)) / 2;
+        const be = new CpuBackend({ threads: 1 });
+        const cols = c.c * c.kh * c.kw * c.n * (c.h + 2 * c.ph - c.dh * (c.kh - 1)) * c.w;
+        for (let i = 0; i < 2; i++) be.dispose(be.fromArray(new Float32Array(cols).fill(NaN), 'float32'));
+        const y = withBackend(be, () => conv2d(T(x), T(w), null, { padding: [c.ph, pw], dilation: [c.dh, c.dw] }));
+        const ref = naiveConv2d(x, w, null, [1, 1], [c.ph, pw], [c.dh, c.dw], 1);
+        expect(y.shape).toEqual(ref.shape);
+        expect(be.bytesReused).toBeGreaterThan(0);
+        expectClose(y.data(), ref.values, 1e-5, 1e-5, 'conv2d');
+      }),
+      { numRuns: 60 },
     );
   });
 });

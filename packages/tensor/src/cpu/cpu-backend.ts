@@ -475,25 +475,51 @@ export class CpuBackend implements Backend {
 
   // --- convolution --------------------------------------------------------------------------
 
+  // Both loop over output rows (c, ki, kj) and, inside, over images and output lines; the range
+  // of output columns whose input lies inside the image is computed once per kernel column, so
+  // the innermost loop has no bounds test.
   im2col(x: DataHandle, g: ConvGeometry): DataHandle {
     const src = x as FArr;
-    const P = g.n * g.oh * g.ow;
-    const out = this.alloc(g.c * g.kh * g.kw * P, 'float32') as FArr;
-    for (let c = 0; c < g.c; c++) {
-      for (let ki = 0; ki < g.kh; ki++) {
-        for (let kj = 0; kj < g.kw; kj++) {
-          const row = ((c * g.kh + ki) * g.kw + kj) * P;
+    const { n: N, c: C, h: H, w: W, kh: KH, kw: KW, oh: OH, ow: OW, strideH: SH, strideW: SW, padH: PH, padW: PW, dilationH: DH, dilationW: DW } = g;
+    const P = N * OH * OW, plane = H * W;
+    const out = this.alloc(C * KH * KW * P, 'float32') as FArr;
+    for (let c = 0; c < C; c++) {
+      for (let ki = 0; ki < KH; ki++) {
+        for (let kj = 0; kj < KW; kj++) {
+          const row = ((c * KH + ki) * KW + kj) * P;
           // Input column ix = ox·strideW + shift; outside [oxLo, oxHi) it falls in the padding (zeros).
-          const shift = kj * g.dilationW - g.padW;
-          const [oxLo, oxHi] = validRange(shift, g.strideW, g.w, g.ow);
-          for (let n = 0; n < g.n; n++) {
-            const plane = (n * g.c + c) * g.h * g.w;
-            for (let oy = 0; oy < g.oh; oy++) {
-              const iy = oy * g.strideH - g.padH + ki * g.dilationH;
-              if (iy < 0 || iy >= g.h) continue; // stays zero (padding)
-              const dst = row + (n * g.oh + oy) * g.ow;
-              const srow = plane + iy * g.w + shift;
-              for (let ox = oxLo; ox < oxHi; ox++) out[dst + ox] = src[srow + ox * g.strideW]!;
+          const shift = kj * DW - PW;
+          const [oxLo, oxHi] = validRange(shift, SW, W, OW);
+          if (SH === 1 && SW === 1 && OW === W) {
+            // Output lines as long as input lines, both strides 1 (the "same" convolutions): the
+            // valid output lines of an image are one run of the shifted input plane. Copy it with
+            // set (a memcpy, 3–4× a JavaScript loop over runs of a line), then clear the columns
+            // that wrapped around from the neighbouring line (the padding).
+            const oyLo = Math.min(OH, Math.max(0, PH - ki * DH)), oyHi = Math.max(oyLo, Math.min(OH, H + PH - ki * DH));
+            if (oyLo === oyHi || oxLo === oxHi) continue;
+            // From the first valid value to the last, so every read stays inside the plane.
+            const q0 = oyLo * OW + oxLo, q1 = (oyHi - 1) * OW + oxHi;
+            for (let n = 0; n < N; n++) {
+              const dst = row + n * OH * OW, from = (n * C + c) * plane + shift + (ki * DH - PH) * W;
+              out.set(src.subarray(from + q0, from + q1), dst + q0);
+              if (oxLo > 0 || oxHi < OW) {
+                for (let oy = oyLo; oy < oyHi; oy++) {
+                  const line = dst + oy * OW;
+                  for (let ox = 0; ox < oxLo; ox++) out[line + ox] = 0;
+                  for (let ox = oxHi; ox < OW; ox++) out[line + ox] = 0;
+                }
+              }
+            }
+            continue;
+          }
+          for (let n = 0; n < N; n++) {
+            const base = (n * C + c) * plane + shift;
+            for (let oy = 0; oy < OH; oy++) {
+              const iy = oy * SH - PH + ki * DH;
+              if (iy < 0 || iy >= H) continue; // stays zero (padding)
+              const dst = row + (n * OH + oy) * OW;
+              const srow = base + iy * W;
+              for (let ox = oxLo; ox < oxHi; ox++) out[dst + ox] = src[srow + ox * SW]!;
             }
           }
         }
@@ -504,22 +530,23 @@ export class CpuBackend implements Backend {
 
   col2im(cols: DataHandle, g: ConvGeometry): DataHandle {
     const src = cols as FArr;
-    const P = g.n * g.oh * g.ow;
-    const out = this.alloc(g.n * g.c * g.h * g.w, 'float32') as FArr;
-    for (let c = 0; c < g.c; c++) {
-      for (let ki = 0; ki < g.kh; ki++) {
-        for (let kj = 0; kj < g.kw; kj++) {
-          const row = ((c * g.kh + ki) * g.kw + kj) * P;
-          const shift = kj * g.dilationW - g.padW;
-          const [oxLo, oxHi] = validRange(shift, g.strideW, g.w, g.ow);
-          for (let n = 0; n < g.n; n++) {
-            const plane = (n * g.c + c) * g.h * g.w;
-            for (let oy = 0; oy < g.oh; oy++) {
-              const iy = oy * g.strideH - g.padH + ki * g.dilationH;
-              if (iy < 0 || iy >= g.h) continue;
-              const s = row + (n * g.oh + oy) * g.ow;
-              const drow = plane + iy * g.w + shift;
-              for (let ox = oxLo; ox < oxHi; ox++) out[drow + ox * g.strideW] += src[s + ox]!;
+    const { n: N, c: C, h: H, w: W, kh: KH, kw: KW, oh: OH, ow: OW, strideH: SH, strideW: SW, padH: PH, padW: PW, dilationH: DH, dilationW: DW } = g;
+    const P = N * OH * OW, plane = H * W;
+    const out = this.alloc(N * C * plane, 'float32') as FArr;
+    for (let c = 0; c < C; c++) {
+      for (let ki = 0; ki < KH; ki++) {
+        for (let kj = 0; kj < KW; kj++) {
+          const row = ((c * KH + ki) * KW + kj) * P;
+          const shift = kj * DW - PW;
+          const [oxLo, oxHi] = validRange(shift, SW, W, OW);
+          for (let n = 0; n < N; n++) {
+            const base = (n * C + c) * plane + shift;
+            for (let oy = 0; oy < OH; oy++) {
+              const iy = oy * SH - PH + ki * DH;
+              if (iy < 0 || iy >= H) continue;
+              const s = row + (n * OH + oy) * OW;
+              const drow = base + iy * W;
+              for (let ox = oxLo; ox < oxHi; ox++) out[drow + ox * SW] += src[s + ox]!;
             }
           }
         }

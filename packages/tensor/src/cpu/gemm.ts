@@ -79,10 +79,19 @@ export function gemmRows(
           }
         } else {
           // Pack B[pc:pc+kc, jc:jc+nc] into column panels of NR, zero-padded at the right edge.
+          // B is transposed here (its columns are contiguous): each column of a whole panel is
+          // read in one run and written NR apart; only a partial panel at the edge is gathered.
           for (let jp = 0; jp < nPanels; jp++) {
             const j0 = jc + jp * NR;
             const w = Math.min(NR, n - j0);
             let o = bpAt + jp * kc * NR;
+            if (w === NR) {
+              for (let jj = 0; jj < NR; jj++) {
+                let from = bOff + pc * brs + (j0 + jj) * bcs, to = o + jj;
+                for (let p = 0; p < kc; p++, from += brs, to += NR) heap[to] = b[from]!;
+              }
+              continue;
+            }
             for (let p = 0; p < kc; p++) {
               const row = bOff + (pc + p) * brs;
               for (let jj = 0; jj < NR; jj++) heap[o + jj] = jj < w ? b[row + (j0 + jj) * bcs]! : 0;
@@ -94,11 +103,19 @@ export function gemmRows(
         for (let ic = rowStart; ic < rowEnd; ic += MCs) {
           const mc = Math.min(MCs, rowEnd - ic);
           const mPanels = Math.ceil(mc / MR);
-          // Pack A[ic:ic+mc, pc:pc+kc] into row panels of MR, zero-padded at the bottom.
+          // Pack A[ic:ic+mc, pc:pc+kc] into row panels of MR, zero-padded at the bottom. When A's
+          // rows are contiguous, each row of a whole panel is read in one run, written MR apart.
           for (let ip = 0; ip < mPanels; ip++) {
             const i0 = ic + ip * MR;
             const h = Math.min(MR, ic + mc - i0);
             let o = apAt + ip * kc * MR;
+            if (h === MR && acs === 1) {
+              for (let ii = 0; ii < MR; ii++) {
+                let from = aOff + pc + (i0 + ii) * ars, to = o + ii;
+                for (let p = 0; p < kc; p++, from++, to += MR) heap[to] = a[from]!;
+              }
+              continue;
+            }
             for (let p = 0; p < kc; p++) {
               const col = aOff + (pc + p) * acs;
               for (let ii = 0; ii < MR; ii++) heap[o + ii] = ii < h ? a[col + (i0 + ii) * ars]! : 0;
