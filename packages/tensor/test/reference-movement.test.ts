@@ -112,6 +112,47 @@ describe('movement ops agree with index-by-index references', () => {
     );
   });
 
+  it('permute and slice that keep the last axis whole (its lines are copied as runs)', () => {
+    // A last axis of ≥ 32 that stays last and contiguous is copied a line at a time with set;
+    // the outer axes are counted by hand. Zero-sized outer axes included.
+    const arb = fc
+      .record({ outer: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 3 }), run: fc.integer({ min: 32, max: 70 }) })
+      .chain(({ outer, run }) => {
+        const shape = [...outer, run];
+        const axes = outer.map((_, i) => i);
+        return fc.record({
+          s: specF32(shape),
+          perm: fc.shuffledSubarray(axes, { minLength: axes.length, maxLength: axes.length }),
+          axis: fc.integer({ min: 0, max: outer.length - 1 }),
+          start: fc.integer({ min: 0, max: 3 }),
+          step: fc.integer({ min: 1, max: 2 }),
+        });
+      });
+    fc.assert(
+      fc.property(arb, ({ s, perm, axis, start, step }) => {
+        const last = s.shape.length - 1;
+        const p = [...perm, last];
+        const outShape = p.map((a) => s.shape[a]!);
+        const y = permute(T(s), p);
+        expect(y.shape).toEqual(outShape);
+        expect(Array.from(y.data())).toEqual(
+          gatherRef(s, outShape, (idx) => {
+            const src = new Array<number>(idx.length);
+            p.forEach((a, i) => (src[a] = idx[i]!));
+            return src;
+          }),
+        );
+        const n = s.shape[axis]!, picked: number[] = [];
+        for (let i = Math.min(start, n); i < n; i += step) picked.push(i);
+        const sliced = slice(T(s), axis, start, undefined, step);
+        const slicedShape = s.shape.map((d, i) => (i === axis ? picked.length : d));
+        expect(sliced.shape).toEqual(slicedShape);
+        expect(Array.from(sliced.data())).toEqual(gatherRef(s, slicedShape, (idx) => idx.map((v, d) => (d === axis ? picked[v]! : v))));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
   it('pad writes the input at the offsets and fills the rest', () => {
     const arb = shapeArb(1, 3, 3).chain((shape) =>
       fc.record({

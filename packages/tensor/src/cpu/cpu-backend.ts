@@ -13,7 +13,7 @@ import { BackendError, IndexError } from '../errors.js';
 import { broadcastStrides, collapseDims, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { gemmRows } from './gemm.js';
 import { GEMM_SIMD_WASM, createGemmSimdKernel, type GemmSimdKernel } from './gemm-simd.js';
-import { stridedKernel } from './strided-kernel.js';
+import { copyRuns, stridedKernel } from './strided-kernel.js';
 import { ThreadPool } from './thread-pool.js';
 
 type Arr = Float32Array | Float64Array | Int32Array;
@@ -317,7 +317,7 @@ export class CpuBackend implements Backend {
     const outShape = perm.map((p) => shape[p]!);
     const out = this.alloc(sizeOf(shape), dtype, false);
     const { dims, strides } = collapseDims(outShape, [stridesOf(outShape), perm.map((p) => inStrides[p]!)]);
-    stridedKernel(copy)(dims, [out, x as Arr], [0, 0], strides);
+    if (!copyRuns(dims, out, x as Arr, 0, strides)) stridedKernel(copy)(dims, [out, x as Arr], [0, 0], strides);
     return out;
   }
 
@@ -333,7 +333,7 @@ export class CpuBackend implements Backend {
     let off = 0;
     for (let d = 0; d < shape.length; d++) off += begin[d]! * st[d]!;
     const { dims, strides } = collapseDims(outShape, [stridesOf(outShape), st.map((s, d) => s * step[d]!)]);
-    stridedKernel(copy)(dims, [out, x as Arr], [0, off], strides);
+    if (!copyRuns(dims, out, x as Arr, off, strides)) stridedKernel(copy)(dims, [out, x as Arr], [0, off], strides);
     return out;
   }
 
