@@ -51,7 +51,8 @@ const cpuMs = () => {
 // Wrap every primitive of one backend instance with a CPU-time counter.
 const backend = new CpuBackend({ threads: 1 });
 const PRIMITIVES = ['fromArray', 'read', 'full', 'cast', 'unary', 'binary', 'where', 'reduce', 'matmul', 'permute', 'broadcastTo',
-  'slice', 'sliceScatter', 'concat', 'gather', 'scatterAdd', 'indexSelect', 'indexAdd', 'topk', 'im2col', 'col2im'] as const;
+  'slice', 'sliceScatter', 'concat', 'gather', 'scatterAdd', 'indexSelect', 'indexAdd', 'topk', 'im2col', 'col2im',
+  'softmaxRows', 'softmaxRowsBackward'] as const;
 const stats = new Map<string, { calls: number; ms: number }>();
 let recording = false;
 const dims = (s: unknown) => (Array.isArray(s) ? s.join('×') : '');
@@ -66,6 +67,7 @@ for (const name of PRIMITIVES) {
     if (name === 'unary') key = `unary ${String(args[0])} [${String(args[2])}]`;
     else if (name === 'binary') key = `binary ${String(args[0])} [${dims(args[2])}] [${dims(args[4])}]`;
     else if (name === 'reduce') key = `reduce ${String(args[0])}`;
+    else if (name === 'softmaxRows' || name === 'softmaxRowsBackward') key = `${name} ${args[4] ? 'log' : 'softmax'} [${String(args[name === 'softmaxRows' ? 1 : 2])}×${String(args[name === 'softmaxRows' ? 2 : 3])}]`;
     else if (name === 'matmul') {
       const s = args[2] as { batch: number; m: number; n: number; k: number; transA: boolean; transB: boolean };
       key = `matmul ${s.batch > 1 ? `${s.batch}× ` : ''}${s.m}×${s.n}×${s.k}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`;

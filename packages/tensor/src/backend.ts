@@ -90,6 +90,21 @@ export interface Backend {
    */
   trackAllocations?<T>(fn: () => T): { result: T; allocated: DataHandle[] };
 
+  // --- fused kernels (optional: without them the ops compose the primitives) ----------------
+  /**
+   * softmax (log = false) or logSoftmax (log = true) of each row of a [rows, len] float matrix in
+   * one pass over the row, giving exactly the values of the ops' composition — max, sub, exp, sum,
+   * then div (softmax) or log and sub (logSoftmax) — each intermediate rounded to the storage as
+   * the composition would store it. Returns y and p = softmax(x), what the gradient needs (for
+   * softmax, p is y).
+   */
+  softmaxRows?(x: DataHandle, rows: number, len: number, log: boolean): { y: DataHandle; p: DataHandle };
+  /**
+   * The gradient of softmaxRows for the output gradient g, with the values of the composition:
+   * g − p·Σg (log) or p ⊙ (g − Σ g⊙p) (softmax), Σ along each row.
+   */
+  softmaxRowsBackward?(g: DataHandle, p: DataHandle, rows: number, len: number, log: boolean): DataHandle;
+
   // --- elementwise --------------------------------------------------------------------------
   unary(op: UnaryOp, x: DataHandle, size: number, dtype: DType): DataHandle;
   /** Broadcasting binary op; comparisons produce int32 0/1. */

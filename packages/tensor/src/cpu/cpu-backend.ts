@@ -8,7 +8,7 @@
  * uses it to take finite differences without float32 rounding.
  */
 import type { Backend, BinaryOp, ConvGeometry, DType, DataHandle, HostArray, MatmulSpec, ReduceOp, UnaryOp } from '../backend.js';
-import { FLOAT32_OPS, INT32_RESULT, RANKS_BEFORE, WHERE_OP, binaryFn, unaryFn } from '../elementwise.js';
+import { FLOAT32_OPS, INT32_RESULT, RANKS_BEFORE, WHERE_OP, binaryFn, expf32, unaryFn } from '../elementwise.js';
 import { BackendError, IndexError } from '../errors.js';
 import { broadcastStrides, collapseDims, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { gemmRows } from './gemm.js';
@@ -214,6 +214,65 @@ export class CpuBackend implements Backend {
     // On float32 storage, a faster function with the same float32 results where there is one.
     const fn = (dtype === 'float32' && this.precision === 'float32' ? FLOAT32_OPS[op] : undefined) ?? unaryFn(op, dtype);
     stridedKernel(fn)([size], [out, x as Arr], [0, 0], [[1], [1]]);
+    return out;
+  }
+
+  // --- fused softmax -------------------------------------------------------------------------
+  // One pass over each row instead of six primitives (max, sub, exp, sum, log or div, sub), and
+  // the same numbers: every intermediate is rounded as the composition stores it (R, and stores
+  // into float32 storage), the sum runs in float64 in the same order as reduce's, and exp is the
+  // unary primitive's (expf32 on float32 storage). A test compares the two bit for bit.
+
+  softmaxRows(x: DataHandle, rows: number, len: number, log: boolean): { y: DataHandle; p: DataHandle } {
+    const a = x as FArr;
+    const y = this.alloc(rows * len, 'float32', false) as FArr;
+    const p = log ? (this.alloc(rows * len, 'float32', false) as FArr) : y;
+    // Math.fround and expf32 are written out at each use (not held in a variable) so that V8
+    // inlines them; on float64 storage nothing is rounded and exp is Math.exp.
+    const f32 = a instanceof Float32Array;
+    for (let r = 0; r < rows; r++) {
+      const base = r * len, end = base + len;
+      let m = a[base]!; // the row's max; NaN if the row holds one (reduce's rule)
+      for (let i = base + 1; i < end && m === m; i++) {
+        const v = a[i]!;
+        if (v !== v || v > m) m = v;
+      }
+      let sum = 0;
+      if (f32) for (let i = base; i < end; i++) sum += p[i] = expf32(Math.fround(a[i]! - m)); // e = exp(x − max), in p until divided
+      else for (let i = base; i < end; i++) sum += p[i] = Math.exp(a[i]! - m);
+      const total = f32 ? Math.fround(sum) : sum;
+      if (log) {
+        const logTotal = f32 ? Math.fround(Math.log(total)) : Math.log(total);
+        if (f32) for (let i = base; i < end; i++) y[i] = Math.fround(a[i]! - m) - logTotal;
+        else for (let i = base; i < end; i++) y[i] = a[i]! - m - logTotal;
+        for (let i = base; i < end; i++) p[i] = p[i]! / total;
+      } else {
+        for (let i = base; i < end; i++) y[i] = p[i]! / total;
+      }
+    }
+    return { y, p };
+  }
+
+  softmaxRowsBackward(g: DataHandle, p: DataHandle, rows: number, len: number, log: boolean): DataHandle {
+    const gr = g as FArr, pr = p as FArr;
+    const out = this.alloc(rows * len, 'float32', false) as FArr;
+    const f32 = gr instanceof Float32Array;
+    for (let r = 0; r < rows; r++) {
+      const base = r * len, end = base + len;
+      let sum = 0;
+      if (log) {
+        for (let i = base; i < end; i++) sum += gr[i]!;
+        const s = f32 ? Math.fround(sum) : sum;
+        if (f32) for (let i = base; i < end; i++) out[i] = gr[i]! - Math.fround(pr[i]! * s);
+        else for (let i = base; i < end; i++) out[i] = gr[i]! - pr[i]! * s;
+      } else {
+        if (f32) for (let i = base; i < end; i++) sum += Math.fround(gr[i]! * pr[i]!);
+        else for (let i = base; i < end; i++) sum += gr[i]! * pr[i]!;
+        const s = f32 ? Math.fround(sum) : sum;
+        if (f32) for (let i = base; i < end; i++) out[i] = pr[i]! * Math.fround(gr[i]! - s);
+        else for (let i = base; i < end; i++) out[i] = pr[i]! * (gr[i]! - s);
+      }
+    }
     return out;
   }
 

@@ -12,12 +12,35 @@ import { isGradEnabled, record } from '../autograd.js';
 import { normalizeAxis } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { tidy } from '../tidy.js';
-import { requireFloat } from './util.js';
+import { fromHandle, handleOn, requireFloat } from './util.js';
+
+/**
+ * The fused path: a backend with softmaxRows (the CPU backend) does the forward pass, and the
+ * backward pass unless it is itself recorded, in one pass per row along the last axis, with the
+ * same values as the composition below it (backend.ts). Other axes and other backends compose.
+ */
+function fused(x: Tensor, a: number, log: boolean): Tensor | null {
+  const be = x.backend;
+  if (a !== x.ndim - 1 || !be.softmaxRows || !be.softmaxRowsBackward) return null;
+  const len = x.shape[a]!, rows = x.size / len;
+  const { y: yh, p: ph } = be.softmaxRows(x.handle, rows, len, log);
+  const y = fromHandle(yh, x.shape, 'float32', be);
+  const p = log ? fromHandle(ph, x.shape, 'float32', be) : y;
+  return record(log ? 'logSoftmax' : 'softmax', y, [x], (g) => {
+    if (isGradEnabled()) {
+      // createGraph: the gradient must stay a function of x, through y (see logSoftmax below).
+      return [log ? g.sub(y.exp().mul(g.sum(a, true))) : y.mul(g.sub(g.mul(y).sum(a, true)))];
+    }
+    return [fromHandle(be.softmaxRowsBackward!(handleOn(g, be), p.handle, rows, len, log), x.shape, 'float32', be)];
+  });
+}
 
 export function softmax(x: Tensor, axis = -1): Tensor {
   requireFloat('softmax', x);
   const a = normalizeAxis('softmax', axis, x.ndim);
   if (x.shape[a] === 0) return x.mul(1); // nothing to normalize: an empty result of the same shape
+  const f = fused(x, a, false);
+  if (f) return f;
   // tidy: the shifted logits, their exponentials and the sums are given back for reuse.
   const y = tidy(() => {
     const e = x.sub(x.max(a, true)).exp();
@@ -30,6 +53,8 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   requireFloat('logSoftmax', x);
   const a = normalizeAxis('logSoftmax', axis, x.ndim);
   if (x.shape[a] === 0) return x.mul(1);
+  const f = fused(x, a, true);
+  if (f) return f;
   // The forward pass already has e = exp(x − max) and its sum: softmax(x) = e / Σe is one division
   // in the backward pass, where exp(y) would be a second exponential of every entry.
   // tidy: the max and the shifted logits are given back for reuse; e and Σe are kept.
