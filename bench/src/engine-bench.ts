@@ -12,7 +12,10 @@
  * Method: every engine runs the same data (one seeded generator, transposed to NHWC for TF.js).
  * Each figure is the median of the timed runs that follow warm-up runs (JIT, caches); TF.js work
  * is forced to finish inside the timed region with dataSync(), and its tensors are disposed each
- * step. Results are also compared across engines (outside the timed region) so that a fast but
+ * step; ours likewise run inside tidy(), which gives the storage of the output and of any
+ * temporaries back to the backend, as TF.js's dispose does (the training step's backward() does
+ * the same for gradients). Without it every timed call allocated fresh memory, which made the
+ * first ~50 products of a process twice as slow and a 256² figure depend on the warm-up. Results are also compared across engines (outside the timed region) so that a fast but
  * wrong engine would show. Targets are reported, never asserted.
  *
  * Usage: node dist/engine-bench.js [--quick] [--json <file>]
@@ -25,7 +28,7 @@ import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { CpuBackend, conv2d, matmul, noGrad, tensor, withBackend } from '@simplex-vq/tensor';
+import { CpuBackend, conv2d, matmul, noGrad, tensor, tidy, withBackend } from '@simplex-vq/tensor';
 
 // --- command line --------------------------------------------------------------------------------
 
@@ -233,7 +236,7 @@ function benchOurs(id: 'ours1' | 'oursPool', be: CpuBackend): void {
           poolBitIdentical = (poolBitIdentical ?? true) && identical(out, ref);
         }
       }
-      const timing = measure(() => { matmul(a, b); }, PLANS.fast);
+      const timing = measure(() => tidy(() => { matmul(a, b); }, be), PLANS.fast);
       matmulResults.push({ engine: id, n, timing, gflops: (2 * n ** 3) / timing.medianMs / 1e6, relErrVsOurs: rel, error: null });
     } catch (e) {
       matmulResults.push({ engine: id, n, timing: null, gflops: null, relErrVsOurs: null, error: errorMessage(e) });
@@ -270,7 +273,7 @@ function benchOursConv(id: 'ours1' | 'oursPool', be: CpuBackend): void {
     const ref = outputs.conv;
     relErr = { y: relError(got.y, ref.y), dx: relError(got.dx, ref.dx), dw: relError(got.dw, ref.dw) };
   }
-  const fwdTiming = measure(() => { forward(); }, PLANS.fast);
+  const fwdTiming = measure(() => tidy(() => { forward(); }, be), PLANS.fast);
   const trainTiming = measure(train, PLANS.fast);
   convResults.push({ engine: id, forward: fwdTiming, train: trainTiming, trainNote: null, relErr, error: null });
 }
