@@ -561,6 +561,21 @@ const poolVsCpu512 = r512('oursPool', 'tfCpu');
 addTarget('matmul 512², one thread ≥ 5× tfjs-backend-cpu', r512('ours1', 'tfCpu'), 5, '×', poolVsCpu512 ? ` (pool: ${fmt(poolVsCpu512)}×)` : '');
 const convPoolVsCpu = convSpeedup(cp?.train, ccpu?.train);
 addTarget('conv2d fwd+bwd, one thread ≥ 20× tfjs-backend-cpu', convSpeedup(c1?.train, ccpu?.train), 20, '×', convPoolVsCpu ? ` (pool: ${fmt(convPoolVsCpu)}×)` : '');
+// Issue 15: against XNNPACK (tfjs-backend-wasm, one thread). conv2d per GFLOP: fwd+bwd does 3× the
+// forward's work, so its GFLOP/s is set against the wasm forward's.
+for (const n of SIZES) {
+  const g1 = gflops('ours1', n), gw = gflops('tfWasm', n);
+  addTarget(`matmul ${n}², one thread ≥ tfjs-backend-wasm`, g1 && gw ? g1 / gw : null, 1, '×');
+}
+const perGflop = (r: Timing | null | undefined, flop: number) => (r ? flop / r.medianMs / 1e6 : null);
+const wasmFwd = perGflop(cw?.forward, CONV_FWD_FLOP);
+const vsWasm = (r: Timing | null | undefined, flop: number) => {
+  const g = perGflop(r, flop);
+  return g && wasmFwd ? g / wasmFwd : null;
+};
+const poolNote = (v: number | null) => (v ? ` (pool: ${fmt(v)}×)` : '');
+addTarget('conv2d forward, GFLOP/s ≥ tfjs-backend-wasm forward', vsWasm(c1?.forward, CONV_FWD_FLOP), 1, '×', poolNote(vsWasm(cp?.forward, CONV_FWD_FLOP)));
+addTarget('conv2d fwd+bwd, GFLOP/s ≥ tfjs-backend-wasm forward', vsWasm(c1?.train, 3 * CONV_FWD_FLOP), 1, '×', poolNote(vsWasm(cp?.train, 3 * CONV_FWD_FLOP)));
 
 out.push('## Targets (this run; reported, not asserted)');
 out.push('');
