@@ -104,6 +104,12 @@ export interface Backend {
    * g − p·Σg (log) or p ⊙ (g − Σ g⊙p) (softmax), Σ along each row.
    */
   softmaxRowsBackward?(g: DataHandle, p: DataHandle, rows: number, len: number, log: boolean): DataHandle;
+  /**
+   * The product of a convolution written in its output layout: W [o, k] · cols [k, n·p] is
+   * [o, n·p]; this returns it as [n, o, p] (NCHW, p = oh·ow), with bias[o] added when given — the
+   * values of matmul, then permute, then a broadcast add, in one pass after the product.
+   */
+  convOutput?(w: DataHandle, cols: DataHandle, bias: DataHandle | null, o: number, k: number, n: number, p: number): DataHandle;
 
   // --- elementwise --------------------------------------------------------------------------
   unary(op: UnaryOp, x: DataHandle, size: number, dtype: DType): DataHandle;

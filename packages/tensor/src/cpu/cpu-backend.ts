@@ -276,6 +276,28 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  convOutput(w: DataHandle, cols: DataHandle, bias: DataHandle | null, o: number, k: number, n: number, p: number): DataHandle {
+    // The product goes to storage that is given back at once (so the next call reuses it, warm
+    // and already mapped), then one pass writes each [p] line where NCHW wants it, bias added as
+    // binary('add') would: the sum rounded to the storage.
+    const prod = this.matmul(w, cols, { batch: 1, m: o, k, n: n * p, aBatchStride: 0, bBatchStride: 0, transA: false, transB: false }) as FArr;
+    const out = this.alloc(n * o * p, 'float32', false) as FArr;
+    const b = bias as FArr | null;
+    for (let oc = 0; oc < o; oc++) {
+      for (let img = 0; img < n; img++) {
+        const from = (oc * n + img) * p, to = (img * o + oc) * p;
+        if (b) {
+          const v = b[oc]!;
+          for (let t = 0; t < p; t++) out[to + t] = prod[from + t]! + v;
+        } else {
+          out.set(prod.subarray(from, from + p), to);
+        }
+      }
+    }
+    this.dispose(prod);
+    return out;
+  }
+
   binary(op: BinaryOp, a: DataHandle, aShape: Shape, b: DataHandle, bShape: Shape, outShape: Shape, dtype: DType): DataHandle {
     const out = this.alloc(sizeOf(outShape), INT32_RESULT.has(op) ? 'int32' : dtype, false);
     this.strided(stridedKernel(binaryFn(op, dtype)), outShape, out, [[a as Arr, aShape], [b as Arr, bShape]]);

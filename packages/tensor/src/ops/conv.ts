@@ -8,14 +8,16 @@
  * the gradient of the first with respect to its input, which is why it is also called a
  * "deconvolution". Since im2col and col2im are each other's VJP and matmul has its own, every
  * convolution's gradient (input, weight and bias) follows with no convolution-specific code.
+ * (On a backend with `convOutput` the product, the permute to NCHW and the bias add are one call
+ * and one node, whose vjp is those three ops' vjps written out: `fusedOutput` below.)
  * Groups split the channels into independent blocks: a batched product over the groups.
  */
-import type { ConvGeometry } from '../backend.js';
+import type { Backend, ConvGeometry } from '../backend.js';
 import { record } from '../autograd.js';
 import { ArgumentError, DTypeError, ShapeError, describeValue, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { mm } from './matmul.js';
-import { fromHandle, requireFloat, requireTensor } from './util.js';
+import { fromHandle, handleOn, requireFloat, requireTensor, sumToShape } from './util.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -95,6 +97,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, opts: Co
   const ow = Math.floor((W + 2 * pw - dw * (kw - 1) - 1) / sw) + 1;
   const g = geometry('conv2d', x.shape, kh, kw, opts, oh, ow);
   const cols = im2col(x, g); // [C·kh·kw, N·oh·ow]
+  if (groups === 1 && x.backend.convOutput) return fusedOutput(x.backend, cols, weight.reshape([O, C * kh * kw]), bias ? checkBias('conv2d', bias, O) : null, [N, O, oh, ow]);
   let out: Tensor;
   if (groups === 1) {
     out = weight.reshape([O, C * kh * kw]).matmul(cols); // [O, N·oh·ow]
@@ -150,6 +153,26 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias?: Tensor | null,
   let out = col2im(cols, g);
   if (bias) out = out.add(checkBias('convTranspose2d', bias, Cout).reshape([1, Cout, 1, 1]));
   return out;
+}
+
+/**
+ * conv2d's product, permute and bias in one backend call (a backend with convOutput: the CPU
+ * backend), with the same values and the same gradients as the composition in conv2d: its vjp is
+ * the vjps of add, permute and matmul, written out.
+ */
+function fusedOutput(backend: Backend, cols: Tensor, w2: Tensor, bias: Tensor | null, shape: [number, number, number, number]): Tensor {
+  const [N, O, oh, ow] = shape, K = w2.shape[1]!, P = oh * ow;
+  const h = backend.convOutput!(handleOn(w2, backend), handleOn(cols, backend), bias ? handleOn(bias, backend) : null, O, K, N, P);
+  const y = fromHandle(h, shape, 'float32', backend);
+  const inputs = bias ? [w2, cols, bias] : [w2, cols];
+  return record('conv2d', y, inputs, (gy) => {
+    const G = gy.permute([1, 0, 2, 3]).reshape([O, N * P]); // permute's and reshape's vjps
+    return [
+      w2.requiresGrad ? mm(G, cols, false, true) : null, // matmul's
+      cols.requiresGrad ? mm(w2, G, true, false) : null,
+      ...(bias ? [bias.requiresGrad ? sumToShape(gy, [1, O, 1, 1]).reshape([O]) : null] : []), // add's
+    ];
+  });
 }
 
 function checkBias(op: string, bias: Tensor, channels: number): Tensor {
