@@ -458,6 +458,8 @@ const conv = (engine: EngineId) => convResults.find((r) => r.engine === engine);
 const gflops = (engine: EngineId, n: number) => mm(engine, n)?.gflops ?? null;
 /** Speed-up of ours over theirs for a conv step (their median time / ours). */
 const convSpeedup = (ours: Timing | null | undefined, theirs: Timing | null | undefined) => (ours && theirs ? theirs.medianMs / ours.medianMs : null);
+/** GFLOP/s of a timed step doing `flop` operations. */
+const perGflop = (r: Timing | null | undefined, flop: number) => (r ? flop / r.medianMs / 1e6 : null);
 
 const cpus = os.cpus();
 const out: string[] = [];
@@ -516,7 +518,7 @@ out.push(table(['engine', 'forward ms (n)', 'fwd+bwd ms (n)', 'fwd+bwd GFLOP/s',
     ENGINE_LABEL[e],
     r.forward ? `${fmtMs(r.forward)} (${r.forward.runs})` : 'n/a',
     r.train ? `${fmtMs(r.train)} (${r.train.runs})` : e === 'tfWasm' ? 'n/a: forward only (no Conv2DBackpropFilter kernel)' : 'n/a',
-    r.train ? fmt((3 * CONV_FWD_FLOP) / r.train.medianMs / 1e6) : 'n/a',
+    r.train ? fmt(perGflop(r.train, 3 * CONV_FWD_FLOP)!) : 'n/a',
     e === 'ours1' ? 'reference' : r.relErr ? `${fmtErr(r.relErr.y)} / ${fmtErr(r.relErr.dx)} / ${fmtErr(r.relErr.dw)}` : '–',
   ];
 })));
@@ -567,7 +569,6 @@ for (const n of SIZES) {
   const g1 = gflops('ours1', n), gw = gflops('tfWasm', n);
   addTarget(`matmul ${n}², one thread ≥ tfjs-backend-wasm`, g1 && gw ? g1 / gw : null, 1, '×');
 }
-const perGflop = (r: Timing | null | undefined, flop: number) => (r ? flop / r.medianMs / 1e6 : null);
 const wasmFwd = perGflop(cw?.forward, CONV_FWD_FLOP);
 const vsWasm = (r: Timing | null | undefined, flop: number) => {
   const g = perGflop(r, flop);

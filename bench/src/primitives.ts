@@ -67,7 +67,10 @@ for (const name of PRIMITIVES) {
     if (name === 'unary') key = `unary ${String(args[0])} [${String(args[2])}]`;
     else if (name === 'binary') key = `binary ${String(args[0])} [${dims(args[2])}] [${dims(args[4])}]`;
     else if (name === 'reduce') key = `reduce ${String(args[0])}`;
-    else if (name === 'softmaxRows' || name === 'softmaxRowsBackward') key = `${name} ${args[4] ? 'log' : 'softmax'} [${String(args[name === 'softmaxRows' ? 1 : 2])}×${String(args[name === 'softmaxRows' ? 2 : 3])}]`;
+    else if (name === 'softmaxRows' || name === 'softmaxRowsBackward') {
+      const [rows, len] = name === 'softmaxRows' ? [args[1], args[2]] : [args[2], args[3]]; // after (x) or (g, p)
+      key = `${name} ${args[4] ? 'log' : 'softmax'} [${String(rows)}×${String(len)}]`;
+    }
     else if (name === 'matmul') {
       const s = args[2] as { batch: number; m: number; n: number; k: number; transA: boolean; transB: boolean };
       key = `matmul ${s.batch > 1 ? `${s.batch}× ` : ''}${s.m}×${s.n}×${s.k}${s.transA ? ' Aᵀ' : ''}${s.transB ? ' Bᵀ' : ''}`;
